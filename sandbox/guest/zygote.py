@@ -271,27 +271,38 @@ def _new_main_module(filename):
     return user_globals
 
 
-def _without_our_frames(te):
-    """Drop this file's frames from a TracebackException and every exception chained to it."""
-    import traceback
+def _strip_our_frames(exc, seen=None):
+    """Unlink this file's frames from exc's traceback and from every exception chained to it.
 
-    seen = set()
-    while te is not None and id(te) not in seen:
-        seen.add(id(te))
-        te.stack = traceback.StackSummary.from_list(
-            [f for f in te.stack if f.filename != __file__])
-        _without_our_frames(te.__cause__)
-        te = te.__context__
+    Traceback objects are a linked list with a writable tb_next, so the interpreter's own C
+    printer can then format the result exactly as ``python3 main.py`` would.
+    """
+    seen = set() if seen is None else seen
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        head = tb = exc.__traceback__
+        prev = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == __file__:
+                if prev is None:
+                    head = tb.tb_next
+                else:
+                    prev.tb_next = tb.tb_next
+            else:
+                prev = tb
+            tb = tb.tb_next
+        exc.__traceback__ = head
+        for sub in getattr(exc, "exceptions", ()) or ():
+            _strip_our_frames(sub, seen)
+        _strip_our_frames(exc.__cause__, seen)
+        exc = exc.__context__
 
 
 def _print_exception(exc):
     """Print like the interpreter does, minus our own frames (the user's code comes first)."""
     try:
-        import traceback
-
-        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
-        _without_our_frames(te)
-        sys.stderr.write("".join(te.format()))
+        _strip_our_frames(exc)
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
         sys.stderr.flush()
     except Exception:
         pass
@@ -312,9 +323,18 @@ def _exit_code_for(exc):
     return 1
 
 
-def _run_source(source, user_globals, status_fd, display=False):
-    """Compile and run one program or cell; returns the exit code the interpreter would give."""
-    filename = Child.filename
+def _run_source(source, user_globals, status_fd, display=False, filename=None):
+    """Compile and run one program or cell; returns the exit code the interpreter would give.
+
+    The source is also written to the scratch directory under its file name: the interpreter's
+    traceback printer reads source lines from disk, as it does for ``python3 main.py``.
+    """
+    filename = filename or Child.filename
+    try:
+        with open(filename, "w", encoding="utf-8", errors="surrogatepass") as f:
+            f.write(source)
+    except OSError:
+        pass
     lines = source.splitlines(True)
     linecache.cache[filename] = (len(source), None, lines, filename)
     try:
@@ -380,8 +400,19 @@ def _shutdown_hooks():
         pass
 
 
+def _compensate_recursion_limit():
+    """Our frames sit below the program's; without this, deep recursion fails a few calls early."""
+    depth = 0
+    frame = sys._getframe(1)
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    sys.setrecursionlimit(sys.getrecursionlimit() + depth + 2)  # + _run_source, which calls exec
+
+
 def child_main(req, status_fd):
     """Runs in the forked child: becomes `python3 main.py` for the user's program."""
+    _compensate_recursion_limit()
     _fresh_stdio()
     _set_limits(req)
     _reseed()
@@ -395,18 +426,23 @@ def child_main(req, status_fd):
 
 def session_main(req, status_fd, cmd_fd):
     """A persistent child: one namespace, cells arrive on cmd_fd, 'done' goes to status_fd."""
+    _compensate_recursion_limit()
     _fresh_stdio()
     _set_limits({k: v for k, v in req.items() if k != "cpu_s"})
     _reseed()
     sys.argv = [Child.filename]
     user_globals = _new_main_module(Child.filename)
+    cells = 0
     while True:
         try:
             cell, _ = read_frame(cmd_fd)
         except EOFError:
             os._exit(0)
+        cells += 1
         _set_limits({"cpu_s": cell.get("cpu_s")})
-        rc = _run_source(cell["code"], user_globals, status_fd, display=cell.get("display", False))
+        # Each cell keeps its own file so tracebacks through earlier cells' functions stay right.
+        rc = _run_source(cell["code"], user_globals, status_fd, display=cell.get("display", False),
+                         filename="cell_%d.py" % cells)
         _finish_streams()
         # 'D' + exit code marks the end of a cell; stdout/stderr were flushed before it.
         _note(status_fd, b"D" + bytes([rc & 0xFF]))
@@ -433,22 +469,30 @@ class Output:
         (self.out if which == 1 else self.err).extend(data)
 
 
-def _drain(fds, output, deadline, until_fd=None):
-    """Read the pipes until EOF on all of them, the deadline, or the cap.
+def _drain(fds, output, deadline, until_fd=None, exit_fd=None):
+    """Read the pipes until EOF on all of them, the deadline, the cap, or the program's exit.
 
-    Returns the bytes read from until_fd (the status pipe) when that is given.
+    exit_fd is a pidfd: once the program itself has exited we stop waiting for EOF, because a
+    process it left behind may hold the pipes open; the caller kills those, then drains the rest.
+    Returns the bytes read from the status pipe.
     """
     status = bytearray()
     poller = select.poll()
     for fd in fds:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    if exit_fd is not None:
+        poller.register(exit_fd, select.POLLIN)
     live = dict(fds)
     while live and not output.truncated:
         timeout_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
         events = poller.poll(timeout_ms)
         if not events:
             break
+        exited = False
         for fd, _ in events:
+            if fd == exit_fd:
+                exited = True
+                continue
             try:
                 data = os.read(fd, READ_CHUNK)
             except OSError:
@@ -464,6 +508,9 @@ def _drain(fds, output, deadline, until_fd=None):
                     return bytes(status)
             else:
                 output.feed(which, data)
+        if exited:
+            _drain_ready({fd: w for fd, w in live.items()}, output, status)
+            break
     return bytes(status)
 
 
@@ -606,7 +653,13 @@ def handle_run(req, payload):
     t0 = time.monotonic()
     deadline = t0 + float(req.get("timeout_s", 10))
     pid, out_r, err_r, st_r, _ = _spawn(req, stdin)
-    status = _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = None
+    status = _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline, exit_fd=pidfd)
+    if pidfd is not None:
+        os.close(pidfd)
     st = _wait_exit(pid, deadline if not output.truncated else time.monotonic())
     timed_out = st is None and not output.truncated
     if st is None:
@@ -696,16 +749,21 @@ def handle_session_run(req, payload):
     write_frame(header, bytes(output.out) + bytes(output.err))
 
 
-def _drain_ready(fds, output):
+def _drain_ready(fds, output, status=None):
+    """Take what is already in the pipes without waiting for more."""
     for fd, which in fds.items():
-        while True:
+        while not output.truncated:
             try:
                 data = os.read(fd, READ_CHUNK)
             except (BlockingIOError, OSError):
                 break
             if not data:
                 break
-            output.feed(which, data)
+            if which == "status":
+                if status is not None:
+                    status.extend(data)
+            else:
+                output.feed(which, data)
 
 
 def _close_session_fds():

@@ -93,6 +93,8 @@ class SandboxConfig:
     session_idle_s: float = 600.0
     python: str = field(default_factory=lambda: sys.executable)
     uid_base: int = 200_000  # host uids for jailed workers: uid_base + worker number
+    nice: int = 0  # scheduling niceness of jailed workers (nsjail's own default would be 19)
+    cpu_cores_per_worker: float = 1.0  # cgroup CPU quota per worker; 0 disables it
     start_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:

@@ -123,6 +123,7 @@ class Sandbox:
             await self.start()
         try:
             async with self._pool.worker() as worker:
+                worker.limit_memory(limits.memory_mb)
                 oom_before = worker.oom_kills()
                 reply, out = await worker.request(header, payload, limits.timeout_s + _GRACE_S)
                 oom_after = worker.oom_kills()
@@ -152,7 +153,7 @@ class Sandbox:
             "output_bytes": limits.output_bytes,
             "fsize_bytes": self.config.max_file_bytes,
             "nofile": self.config.max_open_files,
-            "nproc": self.config.max_processes,
+            "nproc": self.config.max_processes if self.choice.backend.uid_per_worker else None,
         }
 
     # ------------------------------------------------------------------ sessions
@@ -206,6 +207,7 @@ class Session:
         self._touch()
 
     async def _open_interpreter(self) -> None:
+        self._worker.limit_memory(self.limits.memory_mb)
         header = self.sandbox._request_header("session_open", "", self.limits)
         reply, _ = await self._worker.request(header, b"", self.sandbox.config.start_timeout_s)
         if not reply.get("ok"):
@@ -243,11 +245,13 @@ class Session:
                     note, self._lost_note = self._lost_note, None
                 header = self.sandbox._request_header("session_run", prepared, limits)
                 header["display"] = self.display if display is None else display
+                oom_before = self._worker.oom_kills()
                 reply, out = await self._worker.request(header, b"", limits.timeout_s + _GRACE_S)
+                oom_after = self._worker.oom_kills()
             except WorkerLost as exc:
                 await self.close(reason=f"worker lost: {exc}")
                 return ExecResult(Status.SANDBOX_ERROR, error=str(exc), duration_s=time.monotonic() - started)
-            result = to_result(reply, out, limits, None, None)
+            result = to_result(reply, out, limits, oom_before, oom_after)
             if reply.get("session_lost"):
                 self._open = False
                 self._lost_note = "the previous cell ended the session's interpreter; earlier state is gone"

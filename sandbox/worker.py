@@ -14,6 +14,10 @@ from .isolation import Backend
 from .protocol import ProtocolError, encode_frame, read_frame
 
 
+# Headroom over a run's memory_mb for the copy-on-write copies it makes of the warm heap it touches.
+MEMORY_SLACK = 96 << 20
+
+
 class WorkerLost(Exception):
     """The worker died or stopped answering; the request's outcome is unknown and it is our fault."""
 
@@ -29,7 +33,11 @@ class Worker:
         self._stderr_tail: collections.deque[bytes] = collections.deque(maxlen=64)
         self._stderr_task: asyncio.Task | None = None
         self._cleanup: list[str] = []
-        self.cgroup_memory: str | None = None
+        self.cgroups: dict[str, str] = {}
+        self.zygote_pid: int | None = None
+        self._jailed = False
+        self._rss_baseline = 0
+        self._memory_limit: int | None = None
         self.runs = 0
         self._killed = False
 
@@ -68,32 +76,57 @@ class Worker:
             await self.close()
             raise WorkerLost(f"worker {self.index} sent {header!r} instead of ready")
         self.info = header
-        if spec.cgroup_memory_parent:
-            self.cgroup_memory = self._find_cgroup(spec.cgroup_memory_parent)
+        self._jailed = spec.jailed
+        self.zygote_pid = _jailed_child(self.proc.pid) if spec.jailed else self.proc.pid
+        if self.zygote_pid and spec.cgroup_controllers:
+            from .isolation.nsjail_backend import jail_cgroups
 
-    def _find_cgroup(self, parent: str) -> str | None:
-        """nsjail puts its child in <parent>/NSJAIL.<host pid of the child>."""
-        try:
-            import psutil
+            self.cgroups = jail_cgroups(self.zygote_pid, list(spec.cgroup_controllers))
+            self._rss_baseline = self._cgroup_stat("total_rss") or 0
+        if self.zygote_pid and os.geteuid() == 0:
+            # The zygote must never be the OOM victim: a run's processes are (they set +1000).
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{self.zygote_pid}/oom_score_adj", "w") as f:
+                    f.write("-1000")
 
-            for child in psutil.Process(self.proc.pid).children():
-                path = os.path.join(parent, f"NSJAIL.{child.pid}")
-                if os.path.isdir(path):
-                    return path
-        except Exception:
+    def _cgroup_stat(self, key: str) -> int | None:
+        path = self.cgroups.get("memory")
+        if not path:
             return None
+        with contextlib.suppress(OSError, ValueError):
+            with open(os.path.join(path, "memory.stat")) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
         return None
 
+    def limit_memory(self, memory_mb: int) -> None:
+        """Bound everything one run can hold (all its processes, shared memory, scratch files).
+
+        The worker's cgroup gets the zygote's own resident memory plus the run's allowance; slack
+        covers the copy-on-write copies a run makes of the warm heap it touches.
+        """
+        path = self.cgroups.get("memory")
+        if not path:
+            return
+        limit = self._rss_baseline + (memory_mb << 20) + MEMORY_SLACK
+        if limit == self._memory_limit:
+            return
+        with contextlib.suppress(OSError):
+            with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
+                f.write(str(limit))
+            self._memory_limit = limit
+
     def oom_kills(self) -> int | None:
-        if not self.cgroup_memory:
+        path = self.cgroups.get("memory")
+        if not path:
             return None
-        try:
-            with open(os.path.join(self.cgroup_memory, "memory.oom_control")) as f:
+        with contextlib.suppress(OSError, ValueError):
+            with open(os.path.join(path, "memory.oom_control")) as f:
                 for line in f:
                     if line.startswith("oom_kill "):
                         return int(line.split()[1])
-        except (OSError, ValueError):
-            return None
         return None
 
     async def _drain_stderr(self) -> None:
@@ -129,27 +162,35 @@ class Worker:
         return reply
 
     def kill(self) -> None:
-        """Synchronous kill of the worker and everything it started (safe from any context)."""
+        """Synchronous kill of the zygote and everything it started (safe from any context).
+
+        Runs live in their own sessions, so a process-group kill would miss them: the whole tree
+        goes. A jail's nsjail then exits by itself and removes its cgroups; the worker process is
+        otherwise signalled through asyncio only, since a direct os.kill could let Popen.poll()
+        reap it behind the child watcher's back.
+        """
         self._killed = True
         proc = self.proc
-        if proc is not None and proc.returncode is None:
-            # Runs live in their own sessions, so a process-group kill would miss them: kill the
-            # whole tree (for nsjail, the jail's pid 1 dying takes its pid namespace with it).
-            # The worker itself is signalled through asyncio only: a direct os.kill could let
-            # Popen.poll() reap it behind the child watcher's back.
-            tree = _descendants(proc.pid)
+        if proc is None or proc.returncode is not None:
+            return
+        for pid in _descendants(proc.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if not self._jailed:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            for pid in tree:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
 
     async def close(self) -> None:
         proc = self.proc
         self.kill()
         if proc is not None and proc.returncode is None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 10)
+            try:
+                await asyncio.wait_for(proc.wait(), 2)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(proc.wait(), 10)
         if proc is not None and proc.stdin is not None:
             with contextlib.suppress(Exception):
                 proc.stdin.close()
@@ -158,9 +199,22 @@ class Worker:
             with contextlib.suppress(BaseException):
                 await self._stderr_task
             self._stderr_task = None
+        for path in self.cgroups.values():  # normally already gone: nsjail removes them on exit
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
         for path in self._cleanup:
             shutil.rmtree(path, ignore_errors=True)
         self._cleanup = []
+
+
+def _jailed_child(pid: int) -> int | None:
+    try:
+        import psutil
+
+        children = psutil.Process(pid).children()
+        return children[0].pid if children else None
+    except Exception:
+        return None
 
 
 def _descendants(pid: int) -> list[int]:

@@ -95,44 +95,63 @@ def _children_of(pid):
     return kids
 
 
+def _gone(pid):
+    """True once pid has exited (a zombie counts: it runs nothing and its parent reaps it)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def reap_zombies():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def kill_everything_but(keep=()):
-    """SIGKILL every process this worker's runs started, then reap them all."""
-    me = os.getpid()
-    for _ in range(100):
-        if IS_INIT and not keep:
+    """SIGKILL every process this worker's runs started, and wait until they are gone.
+
+    Nothing of a run may reach the next one, not even as a zombie that shows in /proc or counts
+    against the next run's process limit, so this returns only when every victim has exited.
+    """
+    if IS_INIT and not keep:
+        while True:  # pid 1 of the jail: kill(-1) reaches every other process in the namespace
             try:
-                os.kill(-1, signal.SIGKILL)  # every process in our pid namespace except us
+                os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            victims = []
-        else:
-            victims = []
-            stack = [k for k in _children_of(me) if k not in keep]
-            while stack:
-                p = stack.pop()
-                victims.append(p)
-                stack.extend(_children_of(p))
-            for p in victims:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        reaped = False
-        while True:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                os.waitpid(-1, 0)
             except ChildProcessError:
                 return
-            if pid == 0:
-                break
-            if pid in keep:
-                continue
-            reaped = True
-        if not victims and not reaped:
-            remaining = [k for k in _children_of(me) if k not in keep]
-            if not remaining:
-                return
-            time.sleep(0.001)
+            except InterruptedError:
+                pass
+    me = os.getpid()
+    deadline = time.monotonic() + 10
+    while True:
+        victims = []
+        stack = [k for k in _children_of(me) if k not in keep]
+        for k in keep:
+            stack.extend(_children_of(k))  # what a session's cell started
+        while stack:
+            p = stack.pop()
+            victims.append(p)
+            stack.extend(_children_of(p))
+        for p in victims:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        reap_zombies()
+        if all(_gone(p) for p in victims) or time.monotonic() > deadline:
+            return
+        time.sleep(0.0005)
 
 
 def wipe(path):
@@ -231,6 +250,15 @@ def _set_limits(req):
         except OSError:
             pass
         setrl(resource.RLIMIT_DATA, base + int(mem))
+
+
+def _first_to_go_on_oom():
+    """Runs, not the zygote, are what the OOM killer should pick (raising the score needs no privilege)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
 
 
 def _fresh_stdio():
@@ -438,6 +466,7 @@ def session_main(req, status_fd, cmd_fd):
             cell, _ = read_frame(cmd_fd)
         except EOFError:
             os._exit(0)
+        reap_zombies()  # what the previous cell started was killed by the zygote; reap it here
         cells += 1
         _set_limits({"cpu_s": cell.get("cpu_s")})
         # Each cell keeps its own file so tracebacks through earlier cells' functions stay right.
@@ -584,6 +613,8 @@ def _spawn(req, payload, session=False):
                         pass
             os.closerange(3, min(st_w, cmd_r or st_w))
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            _first_to_go_on_oom()
             if session:
                 session_main(req, st_w, cmd_r)
             else:
@@ -827,6 +858,9 @@ def main():
     Child.forbidden_attrs = frozenset(init.get("forbidden_attributes", ()))
     Child.filename = init.get("filename", "main.py")
     os.chdir(Zygote.scratch)
+    # As the jail's pid 1 we receive only signals we handle: ignoring SIGINT (Python's one handler)
+    # leaves a run no signal that can stop the zygote. Children get the default handler back.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _prctl(PR_SET_DUMPABLE, 0)
     if not IS_INIT:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -855,7 +889,7 @@ def main():
             continue
         try:
             handler(req, payload)
-        except Exception as exc:  # report our own fault instead of dying silently
+        except BaseException as exc:  # report our own fault instead of dying silently
             kill_everything_but()
             write_frame({"error": "zygote: %s: %s" % (type(exc).__name__, exc)})
     kill_everything_but()

@@ -40,7 +40,8 @@ class WorkerSpec:
     user: int | None = None
     group: int | None = None
     cleanup: list[str] = field(default_factory=list)  # host paths to remove when the worker ends
-    cgroup_memory_parent: str | None = None  # where nsjail creates NSJAIL.<pid> for this worker
+    jailed: bool = False  # argv starts a jail (nsjail) whose child is the zygote
+    cgroup_controllers: tuple[str, ...] = ()  # v1 controllers the jail puts the zygote under
 
 
 class Backend(abc.ABC):
@@ -55,6 +56,11 @@ class Backend(abc.ABC):
 
     def describe(self) -> dict:
         return {"backend": self.name}
+
+    @property
+    def uid_per_worker(self) -> bool:
+        """True when each worker has a uid of its own, so RLIMIT_NPROC counts only its processes."""
+        return True
 
 
 def python_mount_roots(python: str) -> list[str]:

@@ -66,7 +66,10 @@ def select_backend(config: SandboxConfig) -> BackendChoice:
             raise SandboxError(f"isolation='nsjail' requested but unavailable: {problem}")
     backend = ProcessBackend(config)
     reason = "process backend (requested)" if want == "process" else f"process backend because {problem}"
-    warnings = ("WEAKER ISOLATION: no filesystem, network or pid namespace; programs see the host's files "
+    warnings = ["WEAKER ISOLATION: no filesystem, network or pid namespace; programs see the host's files "
                 "and network. Only rlimits, a private scratch directory, a scrubbed environment"
-                + (" and a separate uid" if backend.describe()["uid_drop"] else "") + " apply.",)
-    return BackendChoice(backend, reason, warnings)
+                + (" and a separate uid" if backend.uid_per_worker else "") + " apply."]
+    if os.geteuid() == 0 and not backend.uid_per_worker:
+        warnings.append("programs RUN AS ROOT: the interpreter is not reachable by an unprivileged uid "
+                        "(move it, or its parent directories, to a world-traversable place)")
+    return BackendChoice(backend, reason, tuple(warnings))

@@ -37,14 +37,24 @@ DENIED_SYSCALLS = (
 )
 AF_UNIX = 1
 EAFNOSUPPORT = 97
+ENOSYS = 38
+# CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME: a run may create
+# processes and threads, never namespaces (a nested user namespace would hand it capabilities there).
+CLONE_NAMESPACE_FLAGS = 0x7E020080
 
 
 def seccomp_policy() -> str:
-    """Kafel text: a deny-list with default allow; only AF_UNIX sockets may be created."""
+    """Kafel text: a deny-list with default allow; only AF_UNIX sockets; clone without namespace flags.
+
+    clone3 hides its flags in memory a filter cannot read, so it answers ENOSYS and glibc falls back
+    to clone, whose flags the filter can check.
+    """
     return (
         "POLICY retool_sandbox { "
-        f"ERRNO(1) {{ {', '.join(DENIED_SYSCALLS)} }}, "
-        f"ERRNO({EAFNOSUPPORT}) {{ socket(domain, type, proto) {{ domain != {AF_UNIX} }} }} "
+        f"ERRNO(1) {{ {', '.join(DENIED_SYSCALLS)}, "
+        f"clone(flags, stack, ptid, ctid, tls) {{ (flags & {CLONE_NAMESPACE_FLAGS:#x}) != 0 }} }}, "
+        f"ERRNO({EAFNOSUPPORT}) {{ socket(domain, type, proto) {{ domain != {AF_UNIX} }} }}, "
+        f"ERRNO({ENOSYS}) {{ clone3 }} "
         "} USE retool_sandbox DEFAULT ALLOW"
     )
 
@@ -64,7 +74,11 @@ def nsjail_binary() -> str | None:
 
 
 def ensure_cgroup_parents() -> list[str]:
-    """Create the v1 parent folders nsjail needs; returns the controllers that are usable."""
+    """Create the v1 parent folders nsjail needs; returns the controllers that are usable.
+
+    Also removes per-jail cgroups left by nsjail processes that were killed (an empty cgroup of a
+    dead pid): cgroup ids are finite, and a leak per killed worker would exhaust them.
+    """
     usable = []
     for ctl, root in CGROUP_V1.items():
         parent = Path(root) / CGROUP_PARENT
@@ -73,9 +87,30 @@ def ensure_cgroup_parents() -> list[str]:
                 parent.mkdir(exist_ok=True)
                 if os.access(parent, os.W_OK):
                     usable.append(ctl)
+                    remove_stale_cgroups(parent)
         except OSError:
             pass
     return usable
+
+
+def remove_stale_cgroups(parent: Path) -> None:
+    for child in parent.glob("NSJAIL.*"):
+        pid = child.name.partition(".")[2]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                child.rmdir()
+            except OSError:
+                pass
+
+
+def jail_cgroups(jailed_pid: int, controllers: list[str]) -> dict[str, str]:
+    """The cgroup folders nsjail made for the jailed process with this host pid."""
+    found = {}
+    for ctl in controllers:
+        path = os.path.join(CGROUP_V1[ctl], CGROUP_PARENT, f"NSJAIL.{jailed_pid}")
+        if os.path.isdir(path):
+            found[ctl] = path
+    return found
 
 
 class NsjailBackend(Backend):
@@ -108,7 +143,8 @@ class NsjailBackend(Backend):
         from nsjail.enums import LogLevel, Mode, RLimitType
 
         cfg = NsJailConfig(mode=Mode.ONCE, hostname="sandbox", cwd=SCRATCH, time_limit=0,
-                           log_level=LogLevel.ERROR, mount_proc=True, keep_env=False)
+                           log_level=LogLevel.ERROR, mount_proc=True, keep_env=False,
+                           nice_level=self.config.nice)
         uid = self.config.uid_base + index
         cfg.uidmap.append(IdMap(inside_id="1000", outside_id=str(uid), count=1))
         cfg.gidmap.append(IdMap(inside_id="1000", outside_id=str(uid), count=1))
@@ -117,11 +153,14 @@ class NsjailBackend(Backend):
             cfg.gidmap.append(IdMap(inside_id="0", outside_id="0", count=1))
         system = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib"]
         ro = sorted({p for p in [*system, *self.python_roots] if os.path.isdir(p)})
+        # nosuid: setuid binaries under /usr/lib (ssh-keysign, dbus helpers) must never gain anything.
         for path in ro:
-            cfg.mount.append(MountPt(src=path, dst=path, is_bind=True, rw=False))
+            cfg.mount.append(MountPt(src=path, dst=path, is_bind=True, rw=False, nosuid=True, nodev=True))
         if os.path.exists("/etc/ld.so.cache"):
-            cfg.mount.append(MountPt(src="/etc/ld.so.cache", dst="/etc/ld.so.cache", is_bind=True, rw=False))
-        cfg.mount.append(MountPt(src=str(GUEST_DIR), dst=GUEST_MOUNT, is_bind=True, rw=False))
+            cfg.mount.append(MountPt(src="/etc/ld.so.cache", dst="/etc/ld.so.cache", is_bind=True, rw=False,
+                                     nosuid=True, nodev=True))
+        cfg.mount.append(MountPt(src=str(GUEST_DIR), dst=GUEST_MOUNT, is_bind=True, rw=False, nosuid=True,
+                                 nodev=True))
         for dev in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
             if os.path.exists(dev):
                 cfg.mount.append(MountPt(src=dev, dst=dev, is_bind=True, rw=True))
@@ -140,6 +179,8 @@ class NsjailBackend(Backend):
             cfg.cgroup_mem_max = (self.config.max_memory_mb + 512) << 20
         if "pids" in self.cgroups:
             cfg.cgroup_pids_max = self.config.max_processes + 8
+        if "cpu" in self.cgroups and self.config.cpu_cores_per_worker:
+            cfg.cgroup_cpu_ms_per_sec = int(self.config.cpu_cores_per_worker * 1000)
         cfg.seccomp_string.append(seccomp_policy())
         cfg.exec_bin = Exe(path=self.config.python, arg=["-I", "-B", f"{GUEST_MOUNT}/zygote.py"])
         return cfg
@@ -153,6 +194,6 @@ class NsjailBackend(Backend):
             argv=[self.binary, "--config", path],
             env={"PATH": "/usr/bin:/bin"},
             scratch=SCRATCH,
-            cgroup_memory_parent=(os.path.join(CGROUP_V1["memory"], CGROUP_PARENT)
-                                  if "memory" in self.cgroups else None),
+            jailed=True,
+            cgroup_controllers=tuple(self.cgroups),
         )

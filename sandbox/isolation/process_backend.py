@@ -23,6 +23,10 @@ class ProcessBackend(Backend):
     def describe(self) -> dict:
         return {"backend": self.name, "uid_drop": self._can_drop_uid()}
 
+    @property
+    def uid_per_worker(self) -> bool:
+        return self._can_drop_uid()
+
     def worker_spec(self, index: int) -> WorkerSpec:
         scratch = tempfile.mkdtemp(prefix=f"retool-sandbox-w{index}-")
         user = group = None

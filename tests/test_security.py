@@ -1,0 +1,1247 @@
+"""Real attacks against the nsjail sandbox, each asserted contained.
+
+Most attacks run in a *permissive* sandbox (no AST policy, dangerous modules importable) so that
+what is tested is the OS boundary (namespaces, read-only mounts, seccomp, rlimits, cgroups and the
+zygote's clean-up), not the import filter. A few tests run the same attacks against the default
+configuration to show the filters refuse them first.
+
+After every attack the sandbox must still answer ``print(1)`` correctly, and no process the attack
+started may survive: every worker's nsjail process has exactly one descendant, its zygote.
+
+The gap tests (zombies after a run, shared memory and forked children against memory_mb, SIGINT
+to the zygote, clone with namespace flags, cgroups left behind) were found by this suite as
+failures and fixed; they stay as regression tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import socket
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+import pytest_asyncio
+
+from sandbox import DEFAULT_ALLOWED_MODULES, Sandbox, SandboxConfig, SandboxError, Status
+from sandbox.engine import TRUNCATION_MARKER
+from sandbox.worker import MEMORY_SLACK
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the nsjail sandbox is Linux-only"),
+]
+
+SECRET_NAME = "RETOOL_TEST_SECRET"
+SECRET_VALUE = "s3cr3t-value"
+
+DANGEROUS_MODULES = frozenset({
+    "os", "socket", "ctypes", "subprocess", "signal", "pathlib", "shutil", "glob", "mmap",
+    "multiprocessing", "threading", "resource", "select", "errno",
+})
+# Host uids of the workers (uid_base + worker index); distinct from the default 200000 so that
+# this module's processes can be told apart from any other sandbox running on the host.
+PERMISSIVE_UID_BASE = 231_000
+FILTERED_UID_BASE = 232_000
+LEAK_UID_BASE = 233_000
+OUR_UID_BASES = (PERMISSIVE_UID_BASE, FILTERED_UID_BASE, LEAK_UID_BASE)
+
+PERMISSIVE = SandboxConfig(
+    isolation="nsjail",
+    policy=False,
+    allowed_modules=DEFAULT_ALLOWED_MODULES | DANGEROUS_MODULES,
+    workers=2,
+    timeout_s=5,
+    memory_mb=256,
+    # The worker cgroup ceiling is max_memory_mb + 512 MB; keeping max_memory_mb at the run's own
+    # limit keeps memory attacks that get past the per-run limit cheap and harmless to the host.
+    max_memory_mb=256,
+    uid_base=PERMISSIVE_UID_BASE,
+)
+FILTERED = SandboxConfig(isolation="nsjail", workers=1, timeout_s=5, memory_mb=256, max_memory_mb=256,
+                         uid_base=FILTERED_UID_BASE)
+
+X86_64 = platform.machine() in ("x86_64", "AMD64")
+needs_x86_64 = pytest.mark.skipif(not X86_64, reason="raw syscall numbers below are x86_64's")
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def host_secret():
+    """A secret in the host environment before any worker starts; it must never reach a program."""
+    old = os.environ.get(SECRET_NAME)
+    os.environ[SECRET_NAME] = SECRET_VALUE
+    yield SECRET_VALUE
+    if old is None:
+        os.environ.pop(SECRET_NAME, None)
+    else:
+        os.environ[SECRET_NAME] = old
+
+
+async def _start(config: SandboxConfig) -> Sandbox:
+    if os.geteuid() != 0:
+        pytest.skip("nsjail isolation needs root here (uid maps and cgroups)")
+    box = Sandbox(config)
+    try:
+        await box.start()
+    except SandboxError as exc:
+        await box.close()
+        pytest.skip(f"nsjail isolation unavailable: {exc}")
+    if box.isolation != "nsjail":
+        await box.close()
+        pytest.skip(f"nsjail isolation unavailable: got {box.isolation!r}")
+    return box
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def sb(host_secret):
+    box = await _start(PERMISSIVE)
+    try:
+        yield box
+    finally:
+        await box.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def filtered(host_secret):
+    box = await _start(FILTERED)
+    try:
+        yield box
+    finally:
+        await box.close()
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+def jail_workers() -> list[psutil.Process]:
+    """This test process's nsjail children: one per live worker of every sandbox in this module."""
+    me = os.getpid()
+    found = []
+    for p in psutil.process_iter(["pid", "ppid", "cmdline"]):
+        try:
+            if p.info["ppid"] == me and any("nsjail" in part for part in (p.info["cmdline"] or [])):
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+def zygotes() -> list[psutil.Process]:
+    out = []
+    for w in jail_workers():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            out.extend(w.children())
+    return out
+
+
+def zygote_pids() -> set[int]:
+    return {z.pid for z in zygotes()}
+
+
+def _status(p: psutil.Process) -> str:
+    try:
+        return p.status()
+    except psutil.NoSuchProcess:
+        return psutil.STATUS_DEAD
+
+
+def assert_no_leftovers(*, allow_zombies: bool = False) -> None:
+    """Every worker's nsjail has exactly one descendant (the zygote); nothing else runs as our uids.
+
+    allow_zombies tolerates processes that were killed but not yet reaped (they run no code); see
+    test_next_run_does_not_inherit_the_previous_runs_processes for why they are still a gap.
+    """
+    workers = jail_workers()
+    assert workers, "no nsjail worker processes found below the test process"
+    zygote_set = set()
+    for w in workers:
+        try:
+            desc = w.children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        if allow_zombies:
+            desc = [d for d in desc if _status(d) not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)]
+        described = []
+        for d in desc:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                described.append((d.pid, _status(d), d.cmdline()))
+        assert len(desc) == 1, f"nsjail {w.pid} has leftover descendants: {described}"
+        assert any("zygote.py" in part for part in described[0][2]), described
+        zygote_set.add(desc[0].pid)
+    # Host-wide: every process running as one of our workers' host uids is a zygote.
+    for p in psutil.process_iter(["pid", "uids"]):
+        try:
+            uid = p.info["uids"].real if p.info["uids"] else None
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if uid is not None and any(base <= uid < base + 128 for base in OUR_UID_BASES):
+            if allow_zombies and _status(p) in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                continue
+            assert p.pid in zygote_set, f"process {p.pid} runs as worker uid {uid} but is no zygote"
+
+
+async def settle(box: Sandbox, timeout: float = 60.0) -> None:
+    """Wait until every worker is started and idle (after an attack, a replacement may be starting)."""
+    n = box.config.worker_count
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pool = getattr(box, "_pool", None)
+        idle = getattr(getattr(pool, "_idle", None), "qsize", lambda: 0)()
+        if pool is not None and pool.size >= n and idle >= n and len(jail_workers()) >= n:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the sandbox did not get back to {n} idle workers within {timeout}s")
+
+
+async def assert_serves(box: Sandbox) -> None:
+    """The sandbox still answers ordinary runs, on every worker, and nothing was left behind."""
+    await settle(box)
+    n = box.config.worker_count
+    results = await asyncio.gather(*(box.run("print(1)") for _ in range(2 * n)))
+    for r in results:
+        assert (r.status, r.stdout, r.stderr, r.exit_code) == (Status.OK, "1\n", "", 0), r
+    await settle(box)
+    assert_no_leftovers()
+
+
+# Inside the jail: the host uid this worker is mapped to, which tells the workers apart, and a
+# directory listing without the program's own source file (the zygote writes main.py to the scratch
+# directory so tracebacks can quote it).
+WORKER_ID = code("""
+    def _worker_id():
+        for line in open("/proc/self/uid_map"):
+            inside, outside, _count = line.split()
+            if inside == "1000":
+                return int(outside)
+    def _listing(path="."):
+        import os as _os
+        return sorted(n for n in _os.listdir(path) if n != "main.py")
+""")
+
+
+def lines_with(prefix: str, text: str) -> list[str]:
+    return [line[len(prefix):].strip() for line in text.splitlines() if line.startswith(prefix)]
+
+
+# ---------------------------------------------------------------------------- 0. the setup itself
+
+
+async def test_sandbox_is_nsjail_with_cgroups(sb):
+    info = sb.describe()
+    assert info["isolation"] == "nsjail"
+    assert {"memory", "pids"} <= set(info["cgroups"]), info
+    zs = zygotes()
+    assert len(zs) >= sb.config.worker_count
+    for z in zs:
+        # On the host, every zygote runs as its own unprivileged uid, never as root.
+        assert z.uids().real != 0 and z.uids().effective != 0
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 1. host files
+
+
+HOST_FILES = ["/etc/shadow", "/etc/passwd", "/root/.bashrc", "/work/main/pyproject.toml", "/etc/hostname",
+              "/proc/1/environ", "/root/.ssh/id_rsa", "/proc/kcore", "/proc/kmsg", "/proc/sysrq-trigger"]
+
+
+async def test_host_files_are_invisible(sb):
+    repo_file = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pyproject.toml")
+    paths = HOST_FILES + [repo_file, f"/proc/{os.getpid()}/environ", f"/proc/{os.getpid()}/cmdline"]
+    r = await sb.run(code(f"""
+        import os
+        for path in {paths!r}:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(4096)
+                print("READ", path, len(data), data[:200])
+            except OSError as exc:
+                print("DENIED", path, type(exc).__name__)
+        for d in ["/", "/etc", "/root", "/work", os.path.dirname({repo_file!r})]:
+            try:
+                print("LIST", d, sorted(os.listdir(d)))
+            except OSError as exc:
+                print("LIST", d, type(exc).__name__)
+    """))
+    assert r.status is Status.OK, r
+    assert not lines_with("READ ", r.stdout), r.stdout
+    denied = lines_with("DENIED ", r.stdout)
+    assert len(denied) == len(paths)
+    assert all(d.endswith(("FileNotFoundError", "PermissionError")) for d in denied), denied
+    listings = dict(line.split(" ", 1) for line in lines_with("LIST ", r.stdout))
+    # Only mount points are visible: the dynamic loader cache in /etc, the interpreter in /root,
+    # the virtualenv in the repo; no host configuration, no home directory, no source tree.
+    assert listings["/etc"] == "['ld.so.cache']" or listings["/etc"] == "[]", listings
+    assert ".bashrc" not in listings["/root"] and "pyproject.toml" not in r.stdout.replace(repo_file, "")
+    assert "shadow" not in listings["/etc"]
+    for secret in ("root:x:0:0", "root:$", "[project]", SECRET_VALUE):
+        assert secret not in r.stdout
+    await assert_serves(sb)
+
+
+async def test_host_and_zygote_proc_are_not_readable(sb):
+    r = await sb.run(code("""
+        import os
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        print("PIDS", pids)
+        for path in ["/proc/1/environ", "/proc/1/mem", "/proc/1/maps", "/proc/1/fd/0", "/proc/1/root/etc",
+                     "/proc/1/cwd"]:
+            try:
+                if os.path.isdir(path):
+                    os.listdir(path)
+                else:
+                    open(path, "rb").read(64)
+                print("OPENED", path)
+            except OSError as exc:
+                print("DENIED", path, type(exc).__name__)
+        try:
+            os.listdir("/proc/1/fd")
+            print("OPENED /proc/1/fd")
+        except OSError as exc:
+            print("DENIED /proc/1/fd", type(exc).__name__)
+    """))
+    assert r.status is Status.OK, r
+    assert not lines_with("OPENED ", r.stdout), r.stdout
+    assert all(d.endswith("PermissionError") for d in lines_with("DENIED ", r.stdout)), r.stdout
+    pids = eval(lines_with("PIDS ", r.stdout)[0])  # noqa: S307 - our own printed list of ints
+    assert pids[0] == 1 and len(pids) == 2, pids  # the zygote and this run; nothing of the host
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 2. environment
+
+
+async def test_host_environment_secrets_do_not_leak(sb, host_secret):
+    assert os.environ[SECRET_NAME] == host_secret  # present on the host while the workers run
+    r = await sb.run(code("""
+        import os
+        print(dict(os.environ))
+        for path in ["/proc/self/environ", "/proc/1/environ"]:
+            try:
+                print(path, open(path, "rb").read())
+            except OSError as exc:
+                print(path, type(exc).__name__)
+    """))
+    assert r.status is Status.OK, r
+    assert host_secret not in r.stdout and SECRET_NAME not in r.stdout
+    assert "/proc/1/environ PermissionError" in r.stdout
+    env = eval(r.stdout.splitlines()[0])  # noqa: S307 - the dict the program printed
+    # Only the fixed guest environment, nothing inherited from the host.
+    assert env.get("HOME") == "/tmp" and "PYTHONPATH" not in env and "VIRTUAL_ENV" not in env
+    for host_only in ("SSH_AUTH_SOCK", "PYTEST_CURRENT_TEST", "USER"):
+        assert host_only not in env
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 3. network
+
+
+async def test_network_is_unreachable(sb):
+    connections = []
+
+    async def on_connect(reader, writer):
+        connections.append(writer.get_extra_info("peername"))
+        writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.setblocking(False)
+    udp_port = udp.getsockname()[1]
+    abstract = f"\0retool-security-test-{os.getpid()}"
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(abstract)
+    unix.listen(1)
+    unix.setblocking(False)
+    try:
+        r = await sb.run(code(f"""
+            import socket
+            def attempt(name, fn):
+                try:
+                    fn()
+                    print("CONNECTED", name)
+                except OSError as exc:
+                    print("FAILED", name, type(exc).__name__, exc.errno)
+            attempt("tcp4", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=2))
+            attempt("tcp6", lambda: socket.create_connection(("::1", {port}), timeout=2))
+            def udp():
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.sendto(b"leak", ("127.0.0.1", {udp_port}))
+            attempt("udp4", udp)
+            def udp6():
+                s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+                s.sendto(b"leak", ("::1", {udp_port}))
+            attempt("udp6", udp6)
+            attempt("dns", lambda: socket.getaddrinfo("example.com", 80))
+            attempt("raw", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+            attempt("packet", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW))
+            attempt("netlink", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
+            def host_unix():
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(2)
+                s.connect({abstract!r})
+            attempt("abstract-unix", host_unix)
+        """))
+        await asyncio.sleep(0.2)  # let a connection, had one been made, reach the server
+        with pytest.raises(BlockingIOError):
+            udp.recvfrom(100)
+        with pytest.raises(BlockingIOError):
+            unix.accept()
+    finally:
+        server.close()
+        await server.wait_closed()
+        udp.close()
+        unix.close()
+    assert r.status is Status.OK, r
+    assert connections == []
+    assert not lines_with("CONNECTED ", r.stdout), r.stdout
+    failed = {line.split()[0]: line for line in lines_with("FAILED ", r.stdout)}
+    assert set(failed) == {"tcp4", "tcp6", "udp4", "udp6", "dns", "raw", "packet", "netlink", "abstract-unix"}
+    # IP sockets are refused by seccomp outright (EAFNOSUPPORT), not merely unroutable.
+    for name in ("tcp4", "tcp6", "udp4", "udp6", "raw", "packet", "netlink"):
+        assert failed[name].endswith(" 97"), failed[name]
+    assert "gaierror" in failed["dns"] or failed["dns"].endswith(" 97"), failed["dns"]
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 4. processes left behind
+
+
+async def test_daemonized_grandchild_does_not_survive(sb):
+    r = await sb.run(code("""
+        import os, signal, time
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            if os.fork() > 0:
+                os._exit(0)
+            if os.fork() > 0:
+                os._exit(0)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 1024)
+            with open("/tmp/daemon.pid", "w") as f:
+                f.write(str(os.getpid()))
+            time.sleep(60)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        for _ in range(200):
+            if os.path.exists("/tmp/daemon.pid") and open("/tmp/daemon.pid").read():
+                break
+            time.sleep(0.01)
+        daemon = int(open("/tmp/daemon.pid").read())
+        os.kill(daemon, 0)
+        print("DAEMON", daemon, open(f"/proc/{daemon}/stat").read().split()[2])
+    """))
+    assert r.status is Status.OK, r
+    assert lines_with("DAEMON ", r.stdout), r.stdout  # it really was running when the run ended
+    assert r.duration_s < 4
+    assert_no_leftovers()
+    await assert_serves(sb)
+
+
+async def test_subprocesses_do_not_survive(sb):
+    r = await sb.run(code("""
+        import subprocess, sys, time
+        try:
+            subprocess.Popen(["sleep", "100"])
+            print("SLEEP started")
+        except OSError as exc:
+            print("SLEEP", type(exc).__name__)
+        try:
+            subprocess.Popen(["/bin/sh", "-c", "sleep 100"])
+            print("SH started")
+        except OSError as exc:
+            print("SH", type(exc).__name__)
+        # The interpreter itself is in the jail: a detached copy of it is the strongest leftover.
+        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(100)"],
+                             start_new_session=True, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+        print("PY", p.pid, p.poll())
+    """))
+    assert r.status is Status.OK, r
+    assert "SLEEP FileNotFoundError" in r.stdout and "SH FileNotFoundError" in r.stdout
+    assert lines_with("PY ", r.stdout)[0].endswith("None"), r.stdout  # it was alive at the end
+    assert_no_leftovers()
+    await assert_serves(sb)
+
+
+async def test_background_threads_do_not_survive(sb):
+    daemon_thread = code("""
+        import threading, time
+        def spin():
+            end = time.monotonic() + 60
+            n = 0
+            while time.monotonic() < end:
+                n += 1
+                with open("/tmp/thread-alive", "w") as f:
+                    f.write(str(n))
+                time.sleep(0.005)
+        threading.Thread(target=spin, daemon=True).start()
+        time.sleep(0.1)
+        print("started")
+    """)
+    r = await sb.run(daemon_thread)
+    assert (r.status, r.stdout) == (Status.OK, "started\n"), r
+    # A non-daemon thread keeps the program from exiting, exactly as python3 would: the run times out.
+    forever = code("""
+        import threading, time
+        def spin():
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                time.sleep(0.01)
+        threading.Thread(target=spin).start()
+        print("started", flush=True)
+    """)
+    r = await sb.run(forever, timeout_s=1)
+    assert r.status is Status.TIMEOUT and r.stdout == "started\n", r
+    assert_no_leftovers()
+    checks = await asyncio.gather(*(sb.run(WORKER_ID + "print(_listing('/tmp'))") for _ in range(4)))
+    assert all(c.stdout == "[]\n" for c in checks), checks
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 5. fork bomb
+
+
+def _pids_cgroups() -> list[str]:
+    return [f"/sys/fs/cgroup/pids/NSJAIL/NSJAIL.{z.pid}" for z in zygotes()]
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+        return None if text == "max" else int(text)
+    except (OSError, ValueError):
+        return None
+
+
+async def test_fork_bomb_is_capped_and_cleaned_up(sb):
+    cgroups = [d for d in _pids_cgroups() if os.path.isdir(d)]
+    assert cgroups, "no pids cgroups found for the workers"
+    caps = {d: _read_int(os.path.join(d, "pids.max")) for d in cgroups}
+    assert all(c is not None and c <= sb.config.max_processes + 8 for c in caps.values()), caps
+    peak = {d: 0 for d in cgroups}
+    host_peak = 0
+    stop = asyncio.Event()
+
+    async def watch():
+        nonlocal host_peak
+        while not stop.is_set():
+            for d in cgroups:
+                cur = _read_int(os.path.join(d, "pids.current")) or 0
+                peak[d] = max(peak[d], cur)
+            n = 0
+            for p in psutil.process_iter(["uids"]):
+                with contextlib.suppress(Exception):
+                    if PERMISSIVE_UID_BASE <= p.info["uids"].real < PERMISSIVE_UID_BASE + 128:
+                        n += 1
+            host_peak = max(host_peak, n)
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    started = time.monotonic()
+    try:
+        r = await sb.run(code("""
+            import os
+            print("bombing", flush=True)
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+        """), timeout_s=2)
+    finally:
+        stop.set()
+        await watcher
+    elapsed = time.monotonic() - started
+    assert r.status in (Status.TIMEOUT, Status.ERROR), r
+    assert r.stdout.startswith("bombing\n")
+    assert elapsed < 2 + 8, elapsed
+    for d in cgroups:
+        assert peak[d] <= caps[d], (d, peak[d], caps[d])
+    assert max(peak.values()) > 8, peak  # the bomb really forked (it was not stopped by accident)
+    # Both workers together never held more processes than their two caps (host-wide view).
+    assert host_peak <= sum(caps.values()), (host_peak, caps)
+    # Nothing of the bomb still runs; killed-but-unreaped entries are the zombie gap below, and the
+    # next runs (in assert_serves) reap them before the strict check.
+    assert_no_leftovers(allow_zombies=True)
+    await assert_serves(sb)
+
+
+ZOMBIE_GAP = (
+    "GAP: kill_everything_but (sandbox/guest/zygote.py) makes at most 100 kill/reap passes without waiting "
+    "for killed processes to finish exiting, so the run's reply is sent while dozens of them are still "
+    "unreaped. They stay in the worker until the next run ends: the next run (someone else's program) sees "
+    "them in /proc (pids, names, CPU times) and they count against its RLIMIT_NPROC / pids cgroup (after a "
+    "fork bomb the next run can fork only ~10 processes instead of ~60).")
+
+
+async def test_next_run_does_not_inherit_the_previous_runs_processes(sb):
+    await settle(sb)
+    bomb = await sb.run(WORKER_ID + code("""
+        import os
+        print(_worker_id(), flush=True)
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    """), timeout_s=1.5)
+    assert bomb.status is Status.TIMEOUT, bomb
+    attacked = int(bomb.stdout.split()[0])
+    leftovers = {w.pid: len(w.children(recursive=True)) for w in jail_workers()}
+    seen = {}
+    for _ in range(sb.config.worker_count):
+        r = await sb.run(WORKER_ID + code("""
+            import os, time
+            me = os.getpid()
+            foreign = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+            kids = 0
+            try:
+                for _ in range(56):
+                    if os.fork() == 0:
+                        time.sleep(1)
+                        os._exit(0)
+                    kids += 1
+            except OSError:
+                pass
+            print(_worker_id(), len(foreign), kids)
+        """))
+        assert r.status is Status.OK, r
+        wid, foreign, kids = map(int, r.stdout.split())
+        seen[wid] = (foreign, kids)
+    try:
+        assert attacked in seen, (attacked, seen)
+        assert seen[attacked] == (0, 56), f"next run on the attacked worker: (foreign pids, forks) = {seen[attacked]}"
+        assert all(n == 1 for n in leftovers.values()), f"descendants per nsjail after the bomb: {leftovers}"
+    finally:
+        await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 6. memory bombs
+
+
+@pytest.mark.parametrize("attack", [
+    "x = bytearray(100 * 2**30)",
+    "chunks = []\nfor _ in range(10**6):\n    chunks.append(bytearray(2**20))",
+    "import numpy as np\na = np.ones(10**11)",
+    "s = 'x' * (2**40)",
+], ids=["bytearray-100G", "gradual-append", "numpy-ones", "str-1T"])
+async def test_memory_bomb(sb, attack):
+    r = await sb.run(attack + "\nprint('survived')")
+    assert r.status is Status.MEMORY, r
+    assert "survived" not in r.stdout and "256" in r.error
+    assert r.duration_s < sb.config.timeout_s
+    await assert_serves(sb)
+
+
+async def test_shared_mmap_bomb_is_stopped_by_the_worker_cgroup(sb):
+    """MAP_SHARED memory escapes RLIMIT_DATA; the worker's cgroup must still stop it short of the host."""
+    cap_mb = sb.config.max_memory_mb + 512
+    r = await sb.run(code("""
+        import mmap
+        m = mmap.mmap(-1, 2**33)
+        chunk = b"x" * (16 << 20)
+        done = 0
+        while done < 2**33:
+            m.write(chunk)
+            done += len(chunk)
+            if done % (64 << 20) == 0:
+                print(done >> 20, flush=True)
+        print("survived")
+    """))
+    assert r.status in (Status.MEMORY, Status.TIMEOUT, Status.ERROR), r
+    assert "survived" not in r.stdout
+    touched = [int(x) for x in r.stdout.split()] or [0]
+    assert max(touched) <= cap_mb, (touched[-1], cap_mb)
+    await assert_serves(sb)
+
+
+async def test_shared_mmap_counts_against_memory_mb(sb):
+    r = await sb.run(code("""
+        import mmap
+        m = mmap.mmap(-1, 192 << 20)
+        chunk = b"x" * (16 << 20)
+        for _ in range(12):
+            m.write(chunk)
+        print("touched", m.tell() >> 20)
+    """), memory_mb=32)
+    try:
+        assert r.status is Status.MEMORY, r
+    finally:
+        await assert_serves(sb)
+
+
+async def test_forked_children_share_one_memory_budget(sb):
+    r = await sb.run(code("""
+        import os, time
+        kids = []
+        for _ in range(10):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                try:
+                    b = bytearray(28 << 20)
+                    for i in range(0, len(b), 4096):
+                        b[i] = 1
+                    os.write(w, b"1")
+                except MemoryError:
+                    os.write(w, b"0")
+                time.sleep(3)
+                os._exit(0)
+            os.close(w)
+            kids.append((pid, r))
+        wrote = [os.read(r, 1) == b"1" for _, r in kids]
+        # A child the OOM killer took no longer holds anything: count only the living.
+        alive = [os.waitpid(pid, os.WNOHANG) == (0, 0) for pid, _ in kids]
+        held = sum(w and a for w, a in zip(wrote, alive))
+        print("held", held * 28, "MB")
+        for pid, _ in kids:
+            os.kill(pid, 9)
+    """), memory_mb=32)
+    try:
+        # The run's processes share one cgroup budget: memory_mb plus the copy-on-write slack.
+        # Past it, the OOM killer takes one of the run's processes and the status says memory.
+        assert r.status in (Status.OK, Status.MEMORY), r
+        held = int(r.stdout.split()[1])
+        assert held <= 32 + (MEMORY_SLACK >> 20), f"a run limited to 32 MB held {held} MB across its processes"
+    finally:
+        await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 7. disk
+
+
+async def test_disk_fill_is_contained_and_wiped(sb):
+    r = await sb.run(WORKER_ID + code("""
+        import errno, os
+        print("WORKER", _worker_id())
+        chunk = b"\\0" * (1 << 20)
+        last = None
+        for n in range(10):
+            try:
+                with open(f"fill{n}.bin", "wb") as f:
+                    for _ in range(200):
+                        f.write(chunk)
+                        f.flush()
+            except OSError as exc:
+                print("STOPPED", n, errno.errorcode.get(exc.errno), os.path.getsize(f"fill{n}.bin") >> 20)
+                last = exc
+                if exc.errno == errno.ENOSPC:
+                    raise
+        print("never full")
+    """))
+    assert r.status is Status.ERROR, r
+    stops = lines_with("STOPPED ", r.stdout)
+    assert stops and stops[0].split()[1] == "EFBIG", stops  # RLIMIT_FSIZE: one file is capped
+    assert int(stops[0].split()[2]) <= sb.config.max_file_bytes >> 20
+    assert stops[-1].split()[1] == "ENOSPC", stops  # the tmpfs scratch is capped
+    assert "OSError: [Errno 28]" in r.stderr and "never full" not in r.stdout
+    attacked = int(lines_with("WORKER ", r.stdout)[0])
+    # The next runs, on every worker, start with an empty scratch directory.
+    seen = {}
+    for _ in range(3 * sb.config.worker_count):
+        c = await sb.run(WORKER_ID + code("""
+            import os, shutil
+            print(_worker_id(), _listing("."), _listing("/tmp"), shutil.disk_usage("/tmp").used)
+        """))
+        assert c.status is Status.OK, c
+        wid, rest = c.stdout.split(" ", 1)
+        seen[int(wid)] = rest
+    assert attacked in seen, (attacked, seen)
+    for listing in seen.values():
+        assert listing.startswith("[] [] "), seen
+        assert int(listing.split()[-1]) < (1 << 20), seen
+    await assert_serves(sb)
+
+
+async def test_writes_outside_scratch_fail(sb):
+    targets = ["/x", "/usr/x", "/usr/lib/x", "/lib/x", "/etc/x", "/etc/ld.so.cache", "/work/x", "/work/main/x",
+               sys.prefix + "/x", sys.prefix + "/pyvenv.cfg", sys.base_prefix + "/x",
+               "/opt/retool-sandbox/zygote.py", "/opt/retool-sandbox/x", "/proc/1/oom_score_adj",
+               "/proc/sys/kernel/hostname", "/dev/evil", "/root/x"]
+    r = await sb.run(code(f"""
+        import os
+        for path in {targets!r}:
+            try:
+                with open(path, "ab") as f:
+                    f.write(b"pwned")
+                print("WROTE", path)
+            except OSError as exc:
+                print("FAILED", path, type(exc).__name__, exc.errno)
+        for d in ["/newdir", "/usr/newdir", "/work/newdir"]:
+            try:
+                os.mkdir(d)
+                print("WROTE", d)
+            except OSError as exc:
+                print("FAILED", d, type(exc).__name__, exc.errno)
+    """))
+    assert r.status is Status.OK, r
+    assert not lines_with("WROTE ", r.stdout), r.stdout
+    assert len(lines_with("FAILED ", r.stdout)) == len(targets) + 3
+    assert not os.path.exists(os.path.join(sys.prefix, "x"))
+    with open(os.path.join(sys.prefix, "pyvenv.cfg"), "rb") as f:
+        assert b"pwned" not in f.read()
+    await assert_serves(sb)
+
+
+async def test_files_argument_cannot_escape_scratch(sb):
+    for name in ["../escape.txt", "/etc/evil", "a/../../escape.txt"]:
+        r = await sb.run("print(1)", files={name: "x"})
+        assert r.status is Status.REJECTED, (name, r)
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 8. output
+
+
+async def test_output_flood_is_cut(sb):
+    cap = sb.config.output_bytes
+    marker = TRUNCATION_MARKER.format(limit=cap)
+    started = time.monotonic()
+    r = await sb.run(code("""
+        for _ in range(10**7):
+            print("x" * 1000)
+    """))
+    assert r.status is Status.OUTPUT_LIMIT and r.truncated, r
+    assert len(r.stdout) + len(r.stderr) <= cap + len(marker)
+    assert r.stdout.endswith(marker)
+    assert time.monotonic() - started < sb.config.timeout_s
+    await assert_serves(sb)
+
+
+async def test_stderr_and_binary_floods_are_cut(sb):
+    cap = sb.config.output_bytes
+    marker = TRUNCATION_MARKER.format(limit=cap)
+    r = await sb.run("import sys\nfor _ in range(10**7):\n    sys.stderr.write('e' * 4096)")
+    assert r.status is Status.OUTPUT_LIMIT and r.truncated and len(r.stderr) <= cap, r.status
+    r = await sb.run("import os, sys\nfor _ in range(10**5):\n    sys.stdout.buffer.write(os.urandom(65536))")
+    assert r.status is Status.OUTPUT_LIMIT and r.truncated, r.status
+    assert isinstance(r.stdout, str) and r.stdout.endswith(marker)
+    # Bytes are counted, not characters: replacement characters may not inflate the result past the cap.
+    assert len(r.stdout.encode("utf-8", "surrogatepass")) <= 3 * cap + len(marker)
+    r = await sb.run("import sys\nsys.stdout.buffer.write(bytes(range(256)) * 4 + b'\\xff\\xfe\\x00')\n"
+                     "sys.stderr.buffer.write(b'\\xc3\\x28')")
+    assert r.status is Status.OK, r
+    assert "\ufffd" in r.stdout and "\x00" in r.stdout and "\ufffd" in r.stderr
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 9. killing the parent
+
+
+KILLS = {
+    "kill-1-SIGKILL": "os.kill(1, signal.SIGKILL)",
+    "kill-ppid-9": "os.kill(os.getppid(), 9)",
+    "kill-minus1-9": "os.kill(-1, 9)",
+    "kill-1-SIGTERM": "os.kill(1, signal.SIGTERM)",
+    "kill-1-SIGSTOP": "os.kill(1, signal.SIGSTOP)",
+    "kill-1-SIGHUP": "os.kill(1, signal.SIGHUP)",
+    "kill-1-SIGSEGV": "os.kill(1, signal.SIGSEGV)",
+    "kill-1-SIGUSR1": "os.kill(1, signal.SIGUSR1)",
+    "killpg-1": "os.killpg(1, 9)",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(KILLS))
+async def test_killing_the_zygote_is_harmless(sb, attack):
+    await settle(sb)
+    before = zygote_pids()
+    r = await sb.run(code(f"""
+        import os, signal, time
+        try:
+            {KILLS[attack]}
+            print("sent")
+        except OSError as exc:
+            print("refused", type(exc).__name__)
+        time.sleep(0.2)
+        os.kill(1, 0)
+        print("zygote alive")
+    """))
+    assert r.status is Status.OK, r
+    assert r.stdout.endswith("zygote alive\n")
+    await settle(sb)
+    assert zygote_pids() == before  # no worker was lost or replaced
+    await assert_serves(sb)
+
+
+async def test_kill_everything_cannot_reach_a_concurrent_run(sb):
+    await settle(sb)
+    victim = sb.run("import time\ntime.sleep(1.0)\nprint('victim finished')")
+    killer = sb.run("import os, time\ntime.sleep(0.3)\ntry:\n    os.kill(-1, 9)\nexcept ProcessLookupError:\n"
+                    "    pass  # nothing else in its jail to kill\nprint('killer finished')")
+    rv, rk = await asyncio.gather(victim, killer)
+    assert (rv.status, rv.stdout) == (Status.OK, "victim finished\n"), rv
+    assert (rk.status, rk.stdout) == (Status.OK, "killer finished\n"), rk
+    await assert_serves(sb)
+
+
+SIGINT_GAP = (
+    "GAP: the zygote is pid 1 of the jail and keeps Python's default SIGINT handler (SigCgt bit 2), so "
+    "os.kill(1, signal.SIGINT) from a run raises KeyboardInterrupt in the zygote's main loop "
+    "(sandbox/guest/zygote.py main(): `except Exception` does not catch it); the worker dies, the run is "
+    "reported as sandbox_error ('our fault') and the worker is restarted. Reachable with the default "
+    "filters via sys.modules['os'].")
+
+
+@pytest.mark.parametrize("which", ["permissive", "filtered"])
+async def test_sigint_to_the_zygote_is_harmless(sb, filtered, which):
+    box = sb if which == "permissive" else filtered
+    await settle(box)
+    before = zygote_pids()
+    attack = ("import os, signal, time\nos.kill(1, signal.SIGINT)\n" if which == "permissive" else
+              "import sys, time\nsys.modules['os'].kill(1, 2)\n")
+    r = await box.run(attack + "time.sleep(0.3)\nprint('done')")
+    try:
+        assert r.status is Status.OK, r
+        assert zygote_pids() == before
+    finally:
+        await assert_serves(box)
+
+
+# ---------------------------------------------------------------------------- 10. ptrace & friends
+
+
+async def test_ptrace_and_zygote_memory(sb):
+    r = await sb.run(code("""
+        import ctypes, errno, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.ptrace.restype = ctypes.c_long
+        libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        for name, req, pid in [("attach-1", 16, 1), ("seize-1", 0x4206, 1), ("traceme", 0, 0)]:
+            ctypes.set_errno(0)
+            rc = libc.ptrace(req, pid, None, None)
+            print("PTRACE", name, rc, errno.errorcode.get(ctypes.get_errno()))
+        class iovec(ctypes.Structure):
+            _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+        buf = ctypes.create_string_buffer(64)
+        local = iovec(ctypes.cast(buf, ctypes.c_void_p), 64)
+        remote = iovec(ctypes.cast(buf, ctypes.c_void_p), 64)
+        libc.process_vm_readv.restype = ctypes.c_ssize_t
+        for pid in (1, os.getpid()):
+            ctypes.set_errno(0)
+            rc = libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+            print("VMREAD", pid, rc, errno.errorcode.get(ctypes.get_errno()))
+        for path in ("/proc/1/mem", "/proc/1/environ"):
+            try:
+                open(path, "rb").read(16)
+                print("READ", path)
+            except OSError as exc:
+                print("DENIED", path, type(exc).__name__)
+        for line in open("/proc/1/status"):
+            if line.startswith(("TracerPid", "Uid")):
+                print("ZYGOTE", line.strip())
+    """))
+    assert r.status is Status.OK, r
+    for line in lines_with("PTRACE ", r.stdout):
+        assert line.split()[1:] == ["-1", "EPERM"], line
+    assert len(lines_with("PTRACE ", r.stdout)) == 3
+    for line in lines_with("VMREAD ", r.stdout):
+        assert line.split()[1:] == ["-1", "EPERM"], line
+    assert not lines_with("READ ", r.stdout)
+    assert sorted(lines_with("DENIED ", r.stdout)) == ["/proc/1/environ PermissionError",
+                                                      "/proc/1/mem PermissionError"]
+    assert "ZYGOTE TracerPid:\t0" in r.stdout
+    await assert_serves(sb)
+
+
+# (name, x86_64 number, args): each call would *succeed* for an unprivileged process without the
+# seccomp filter, so EPERM proves the filter (not merely missing capabilities) refused it.
+FILTERED_SYSCALLS = [
+    ("unshare(0)", 272, (0,)),
+    ("unshare(NEWUSER)", 272, (0x10000000,)),
+    ("setns(0,0)", 308, (0, 0)),
+    ("mount(tmpfs)", 165, (b"none", b"/tmp", b"tmpfs", 0, 0)),
+    ("kcmp(self,self,VM)", 312, ("self", "self", 2, 0, 0)),
+    ("keyctl(GET_KEYRING_ID)", 250, (0, -3, 0)),
+    ("add_key", 248, (b"user", b"k", b"v", 1, -3)),
+    ("shmget", 29, (0, 4096, 0o1600)),
+    ("semget", 64, (0, 1, 0o1600)),
+    ("msgget", 68, (0, 0o1600)),
+    ("io_uring_setup", 425, (1, "params")),
+    ("bpf", 321, (0, 0, 0)),
+    ("userfaultfd", 323, (0,)),
+    ("perf_event_open", 298, (0, 0, -1, -1, 0)),
+    ("chroot", 161, (b"/tmp",)),
+    ("pivot_root", 155, (b"/tmp", b"/tmp")),
+]
+
+
+@needs_x86_64
+async def test_dangerous_syscalls_are_refused(sb):
+    calls = [(name, nr, list(args)) for name, nr, args in FILTERED_SYSCALLS]
+    r = await sb.run(code(f"""
+        import ctypes, errno, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        params = ctypes.create_string_buffer(256)
+        for name, nr, args in {calls!r}:
+            conv = []
+            for a in args:
+                if a == "self":
+                    conv.append(ctypes.c_long(os.getpid()))
+                elif a == "params":
+                    conv.append(params)
+                elif isinstance(a, bytes):
+                    conv.append(ctypes.c_char_p(a))
+                else:
+                    conv.append(ctypes.c_long(a))
+            ctypes.set_errno(0)
+            rc = libc.syscall(ctypes.c_long(nr), *conv)
+            print("CALL", name, rc, errno.errorcode.get(ctypes.get_errno()))
+    """))
+    assert r.status is Status.OK, r
+    results = {line.rsplit(" ", 2)[0]: line.rsplit(" ", 2)[1:] for line in lines_with("CALL ", r.stdout)}
+    assert set(results) == {name for name, _, _ in FILTERED_SYSCALLS}
+    for name, (rc, err) in results.items():
+        assert (rc, err) == ("-1", "EPERM"), (name, rc, err)
+    await assert_serves(sb)
+
+
+@needs_x86_64
+async def test_32bit_syscall_entry_cannot_bypass_seccomp(sb):
+    """int 0x80 uses the i386 syscall table, where the filter's x86_64 numbers mean other calls."""
+    r = await sb.run(code("""
+        import ctypes, mmap, struct
+        def sys32(nr, a=0, b=0, c=0):
+            # push rbx; mov eax, nr; mov ebx, a; mov ecx, b; mov edx, c; int 0x80; pop rbx; ret
+            text = (b"\\x53\\xb8" + struct.pack("<I", nr) + b"\\xbb" + struct.pack("<I", a) + b"\\xb9"
+                    + struct.pack("<I", b) + b"\\xba" + struct.pack("<I", c) + b"\\xcd\\x80\\x5b\\xc3")
+            page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+            page.write(text)
+            return ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(page)))()
+        print("start", flush=True)
+        print("socket32", sys32(359, 2, 1, 0), flush=True)   # i386 socket(AF_INET, SOCK_STREAM, 0)
+        print("unshare32", sys32(310, 0x10000000), flush=True)  # i386 unshare(CLONE_NEWUSER)
+    """))
+    assert r.stdout.startswith("start\n"), r
+    if r.status is Status.ERROR and r.exit_code == -31:
+        # Killed by SIGSYS at the first 32-bit syscall: the filter checks the architecture.
+        assert r.stdout == "start\n" and "SIGSYS" in (r.error or ""), r
+    else:
+        assert r.status is Status.OK, r
+        values = dict(line.split() for line in r.stdout.splitlines()[1:])
+        assert int(values["socket32"]) < 0 and int(values["unshare32"]) < 0, values
+    await assert_serves(sb)
+
+
+@needs_x86_64
+async def test_clone_cannot_create_namespaces(sb):
+    r = await sb.run(code("""
+        import ctypes, os, signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        flags = 0x10000000 | 0x20000000 | 0x00020000 | 0x40000000 | signal.SIGCHLD  # USER|PID|NS|NET
+        pid = libc.syscall(ctypes.c_long(56), ctypes.c_long(flags), ctypes.c_long(0), ctypes.c_long(0),
+                           ctypes.c_long(0), ctypes.c_long(0))
+        if pid == 0:
+            caps = [l for l in open("/proc/self/status") if l.startswith("CapEff")][0].split()[1]
+            os.write(1, ("CHILD caps %s\\n" % caps).encode())
+            os._exit(0)
+        if pid > 0:
+            os.waitpid(pid, 0)
+        print("CLONE", pid, ctypes.get_errno())
+    """))
+    try:
+        assert r.status is Status.OK, r
+        assert "CHILD" not in r.stdout, r.stdout
+        assert lines_with("CLONE ", r.stdout)[0].split()[0] == "-1", r.stdout
+    finally:
+        await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 11. isolation between runs
+
+
+async def test_concurrent_runs_cannot_see_each_other(sb):
+    await settle(sb)
+    program = WORKER_ID + code("""
+        import os, time
+        me = os.getpid()
+        with open("/tmp/marker-{tag}", "w") as f:
+            f.write("{tag}")
+        time.sleep(0.8)
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        reached = []
+        for pid in range(1, 400):
+            if pid in (1, me):
+                continue
+            try:
+                os.kill(pid, 0)
+                reached.append(pid)
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                reached.append(pid)
+        print("WORKER", _worker_id())
+        print("PIDS", pids, me)
+        print("REACHED", reached)
+        print("FILES", _listing("/tmp"))
+    """)
+    a, b = await asyncio.gather(sb.run(program.replace("{tag}", "a")), sb.run(program.replace("{tag}", "b")))
+    for r, tag in ((a, "a"), (b, "b")):
+        assert r.status is Status.OK, r
+        pids_line = lines_with("PIDS ", r.stdout)[0]
+        pids, me = pids_line.rsplit(" ", 1)
+        assert pids == f"[1, {me}]", pids_line  # pid 1 (the zygote) and itself, nothing else
+        assert lines_with("REACHED ", r.stdout) == ["[]"], r.stdout
+        assert lines_with("FILES ", r.stdout) == [f"['marker-{tag}']"], r.stdout
+    assert lines_with("WORKER ", a.stdout) != lines_with("WORKER ", b.stdout)  # really concurrent
+    assert a.duration_s > 0.7 and b.duration_s > 0.7
+    await assert_serves(sb)
+
+
+async def test_sequential_runs_start_clean(sb):
+    await settle(sb)
+    first = await sb.run(WORKER_ID + code("""
+        import os
+        os.makedirs("/tmp/sub/dir", exist_ok=True)
+        open("/tmp/sub/dir/secret.txt", "w").write("from run 1")
+        open("persist.txt", "w").write("from run 1")
+        os.chmod("/tmp/sub/dir", 0)
+        os.chmod("/tmp/sub", 0)
+        os.symlink("/proc/1/mem", "/tmp/link")
+        print(_worker_id())
+    """))
+    assert first.status is Status.OK, first
+    owner = int(first.stdout)
+    seen = {}
+    for _ in range(3 * sb.config.worker_count):
+        r = await sb.run(WORKER_ID + code("""
+            import os
+            print(_worker_id(), _listing("."), os.path.exists("/tmp/sub/dir/secret.txt"))
+        """))
+        assert r.status is Status.OK, r
+        wid, rest = r.stdout.split(" ", 1)
+        seen[int(wid)] = rest.strip()
+    assert owner in seen
+    assert set(seen.values()) == {"[] False"}, seen
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 12. unprivileged uid
+
+
+async def test_uid_is_unprivileged(sb):
+    r = await sb.run(code("""
+        import os
+        print("UID", os.getuid(), os.geteuid(), os.getgid(), os.getegid())
+        for name, fn in [("setuid0", lambda: os.setuid(0)), ("setgid0", lambda: os.setgid(0)),
+                         ("setgroups", lambda: os.setgroups([0])), ("seteuid0", lambda: os.seteuid(0)),
+                         ("chown", lambda: os.chown("/tmp", 0, 0))]:
+            try:
+                fn()
+                print("ALLOWED", name)
+            except OSError as exc:
+                print("DENIED", name, type(exc).__name__)
+        for line in open("/proc/self/status"):
+            if line.startswith(("Cap", "NoNewPrivs", "Seccomp:")):
+                print("STATUS", line.split()[0], line.split()[1])
+    """))
+    assert r.status is Status.OK, r
+    assert lines_with("UID ", r.stdout) == ["1000 1000 1000 1000"]
+    assert not lines_with("ALLOWED ", r.stdout), r.stdout
+    assert len(lines_with("DENIED ", r.stdout)) == 5
+    status = dict(line.split() for line in lines_with("STATUS ", r.stdout))
+    for cap in ("CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"):
+        assert int(status[cap], 16) == 0, (cap, status[cap])
+    assert status["NoNewPrivs:"] == "1"  # setuid binaries visible under /usr/lib cannot raise privileges
+    assert status["Seccomp:"] == "2"
+    await assert_serves(sb)
+
+
+# ---------------------------------------------------------------------------- 13. default config: filters
+
+
+async def test_filters_reject_class_graph_walk(filtered):
+    r = await filtered.run("print(().__class__.__bases__[0].__subclasses__())")
+    assert r.status is Status.REJECTED and "__bases__" in r.error, r
+    r = await filtered.run("__import__('os').system('id')")
+    assert r.status is Status.REJECTED and "__import__" in r.error, r
+    r = await filtered.run("import importlib\nimportlib.import_module('os')")
+    assert r.status is Status.REJECTED, r
+    r = await filtered.run("eval(\"__import__('os')\")")
+    assert r.status is Status.REJECTED, r
+    r = await filtered.run("print('{0.__init__.__globals__}'.format(object()))")
+    assert r.status is Status.REJECTED, r
+    await assert_serves(filtered)
+
+
+@pytest.mark.parametrize("module", ["os", "socket", "ctypes", "subprocess", "signal", "mmap", "posix", "_posixsubprocess"])
+async def test_filters_refuse_dangerous_imports(filtered, module):
+    r = await filtered.run(f"import {module}\nprint('imported')")
+    assert r.status is Status.ERROR and "imported" not in r.stdout, r
+    assert "ImportError" in r.stderr and "not allowed" in r.stderr and "allowed modules: " in r.stderr
+    assert "math" in r.stderr  # the message names the allowed modules
+    await assert_serves(filtered)
+
+
+async def test_runtime_getattr_guard(filtered):
+    r = await filtered.run("def f():\n    pass\ng = getattr(f, '__glo' + 'bals__')\nprint(g)")
+    assert r.status is Status.ERROR, r
+    assert "AttributeError" in r.stderr and "not allowed in this sandbox" in r.stderr
+    assert "__builtins__" not in r.stdout
+    await assert_serves(filtered)
+
+
+async def test_default_config_still_jailed_when_filters_are_sidestepped(filtered, host_secret):
+    """The import filter is bypassable (sys.modules hands out modules the interpreter already loaded);
+    the OS boundary holds anyway."""
+    r = await filtered.run(code("""
+        import sys
+        os = sys.modules["os"]
+        print("GOT", os.__name__)
+        for path in ["/etc/shadow", "/etc/passwd", "/work/main/pyproject.toml", "/proc/1/environ"]:
+            try:
+                open(path).read()
+                print("READ", path)
+            except OSError as exc:
+                print("DENIED", path, type(exc).__name__)
+        print("ENV", dict(os.environ))
+        print("UID", os.getuid())
+    """))
+    assert r.status is Status.OK, r
+    assert "GOT os" in r.stdout  # documents the bypass: the allowlist is a filter, not the boundary
+    assert not lines_with("READ ", r.stdout) and len(lines_with("DENIED ", r.stdout)) == 4
+    assert host_secret not in r.stdout and lines_with("UID ", r.stdout) == ["1000"]
+    await assert_serves(filtered)
+
+
+# ---------------------------------------------------------------------------- host hygiene
+
+
+async def test_closed_workers_leave_no_cgroups():
+    box = await _start(FILTERED.with_(uid_base=LEAK_UID_BASE, workers=1))
+    try:
+        mine = [z.pid for z in zygotes() if z.uids().real == LEAK_UID_BASE]
+        assert len(mine) == 1
+        dirs = [f"/sys/fs/cgroup/{ctl}/NSJAIL/NSJAIL.{mine[0]}" for ctl in ("memory", "pids")]
+        dirs = [d for d in dirs if os.path.isdir(d)]
+        assert dirs, "the worker's cgroups were not found"
+    finally:
+        await box.close()
+    for _ in range(40):  # nsjail removes its cgroups as soon as its child is gone
+        if not any(os.path.isdir(d) for d in dirs):
+            break
+        await asyncio.sleep(0.05)
+    assert [d for d in dirs if os.path.isdir(d)] == []

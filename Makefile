@@ -15,6 +15,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/sandbox_throughput.py
+	$(PY) bench/reward_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

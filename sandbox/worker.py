@@ -82,19 +82,20 @@ class Worker:
             from .isolation.nsjail_backend import jail_cgroups
 
             self.cgroups = jail_cgroups(self.zygote_pid, list(spec.cgroup_controllers))
-            self._rss_baseline = self._cgroup_stat("total_rss") or 0
+            self._rss_baseline = self._memory_value("memory.stat", "total_rss") or 0
         if self.zygote_pid and os.geteuid() == 0:
             # The zygote must never be the OOM victim: a run's processes are (they set +1000).
             with contextlib.suppress(OSError):
                 with open(f"/proc/{self.zygote_pid}/oom_score_adj", "w") as f:
                     f.write("-1000")
 
-    def _cgroup_stat(self, key: str) -> int | None:
+    def _memory_value(self, filename: str, key: str) -> int | None:
+        """One `key value` line of a memory-cgroup file (memory.stat, memory.oom_control)."""
         path = self.cgroups.get("memory")
         if not path:
             return None
         with contextlib.suppress(OSError, ValueError):
-            with open(os.path.join(path, "memory.stat")) as f:
+            with open(os.path.join(path, filename)) as f:
                 for line in f:
                     name, _, value = line.partition(" ")
                     if name == key:
@@ -119,15 +120,7 @@ class Worker:
             self._memory_limit = limit
 
     def oom_kills(self) -> int | None:
-        path = self.cgroups.get("memory")
-        if not path:
-            return None
-        with contextlib.suppress(OSError, ValueError):
-            with open(os.path.join(path, "memory.oom_control")) as f:
-                for line in f:
-                    if line.startswith("oom_kill "):
-                        return int(line.split()[1])
-        return None
+        return self._memory_value("memory.oom_control", "oom_kill")
 
     async def _drain_stderr(self) -> None:
         with contextlib.suppress(Exception):

@@ -339,7 +339,7 @@ async def test_host_environment_secrets_do_not_leak(sb, host_secret):
     assert "/proc/1/environ PermissionError" in r.stdout
     env = eval(r.stdout.splitlines()[0])  # noqa: S307 - the dict the program printed
     # Only the fixed guest environment, nothing inherited from the host.
-    assert env.get("HOME") == "/tmp" and "PYTHONPATH" not in env and "VIRTUAL_ENV" not in env
+    assert env.get("HOME") == "/sandbox" and "PYTHONPATH" not in env and "VIRTUAL_ENV" not in env
     for host_only in ("SSH_AUTH_SOCK", "PYTEST_CURRENT_TEST", "USER"):
         assert host_only not in env
     await assert_serves(sb)
@@ -436,16 +436,16 @@ async def test_daemonized_grandchild_does_not_survive(sb):
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             os.closerange(3, 1024)
-            with open("/tmp/daemon.pid", "w") as f:
+            with open("/sandbox/daemon.pid", "w") as f:
                 f.write(str(os.getpid()))
             time.sleep(60)
             os._exit(0)
         os.waitpid(pid, 0)
         for _ in range(200):
-            if os.path.exists("/tmp/daemon.pid") and open("/tmp/daemon.pid").read():
+            if os.path.exists("/sandbox/daemon.pid") and open("/sandbox/daemon.pid").read():
                 break
             time.sleep(0.01)
-        daemon = int(open("/tmp/daemon.pid").read())
+        daemon = int(open("/sandbox/daemon.pid").read())
         os.kill(daemon, 0)
         print("DAEMON", daemon, open(f"/proc/{daemon}/stat").read().split()[2])
     """))
@@ -491,7 +491,7 @@ async def test_background_threads_do_not_survive(sb):
             n = 0
             while time.monotonic() < end:
                 n += 1
-                with open("/tmp/thread-alive", "w") as f:
+                with open("/sandbox/thread-alive", "w") as f:
                     f.write(str(n))
                 time.sleep(0.005)
         threading.Thread(target=spin, daemon=True).start()
@@ -513,7 +513,7 @@ async def test_background_threads_do_not_survive(sb):
     r = await sb.run(forever, timeout_s=1)
     assert r.status is Status.TIMEOUT and r.stdout == "started\n", r
     assert_no_leftovers()
-    checks = await asyncio.gather(*(sb.run(WORKER_ID + "print(_listing('/tmp'))") for _ in range(4)))
+    checks = await asyncio.gather(*(sb.run(WORKER_ID + "print(_listing('/sandbox'))") for _ in range(4)))
     assert all(c.stdout == "[]\n" for c in checks), checks
     await assert_serves(sb)
 
@@ -763,7 +763,7 @@ async def test_disk_fill_is_contained_and_wiped(sb):
     for _ in range(3 * sb.config.worker_count):
         c = await sb.run(WORKER_ID + code("""
             import os, shutil
-            print(_worker_id(), _listing("."), _listing("/tmp"), shutil.disk_usage("/tmp").used)
+            print(_worker_id(), _listing("."), _listing("/sandbox"), shutil.disk_usage("/sandbox").used)
         """))
         assert c.status is Status.OK, c
         wid, rest = c.stdout.split(" ", 1)
@@ -1078,7 +1078,7 @@ async def test_concurrent_runs_cannot_see_each_other(sb):
     program = WORKER_ID + code("""
         import os, time
         me = os.getpid()
-        with open("/tmp/marker-{tag}", "w") as f:
+        with open("/sandbox/marker-{tag}", "w") as f:
             f.write("{tag}")
         time.sleep(0.8)
         pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
@@ -1096,7 +1096,7 @@ async def test_concurrent_runs_cannot_see_each_other(sb):
         print("WORKER", _worker_id())
         print("PIDS", pids, me)
         print("REACHED", reached)
-        print("FILES", _listing("/tmp"))
+        print("FILES", _listing("/sandbox"))
     """)
     a, b = await asyncio.gather(sb.run(program.replace("{tag}", "a")), sb.run(program.replace("{tag}", "b")))
     for r, tag in ((a, "a"), (b, "b")):
@@ -1115,12 +1115,12 @@ async def test_sequential_runs_start_clean(sb):
     await settle(sb)
     first = await sb.run(WORKER_ID + code("""
         import os
-        os.makedirs("/tmp/sub/dir", exist_ok=True)
-        open("/tmp/sub/dir/secret.txt", "w").write("from run 1")
+        os.makedirs("/sandbox/sub/dir", exist_ok=True)
+        open("/sandbox/sub/dir/secret.txt", "w").write("from run 1")
         open("persist.txt", "w").write("from run 1")
-        os.chmod("/tmp/sub/dir", 0)
-        os.chmod("/tmp/sub", 0)
-        os.symlink("/proc/1/mem", "/tmp/link")
+        os.chmod("/sandbox/sub/dir", 0)
+        os.chmod("/sandbox/sub", 0)
+        os.symlink("/proc/1/mem", "/sandbox/link")
         print(_worker_id())
     """))
     assert first.status is Status.OK, first
@@ -1129,7 +1129,7 @@ async def test_sequential_runs_start_clean(sb):
     for _ in range(3 * sb.config.worker_count):
         r = await sb.run(WORKER_ID + code("""
             import os
-            print(_worker_id(), _listing("."), os.path.exists("/tmp/sub/dir/secret.txt"))
+            print(_worker_id(), _listing("."), os.path.exists("/sandbox/sub/dir/secret.txt"))
         """))
         assert r.status is Status.OK, r
         wid, rest = r.stdout.split(" ", 1)
@@ -1148,7 +1148,7 @@ async def test_uid_is_unprivileged(sb):
         print("UID", os.getuid(), os.geteuid(), os.getgid(), os.getegid())
         for name, fn in [("setuid0", lambda: os.setuid(0)), ("setgid0", lambda: os.setgid(0)),
                          ("setgroups", lambda: os.setgroups([0])), ("seteuid0", lambda: os.seteuid(0)),
-                         ("chown", lambda: os.chown("/tmp", 0, 0))]:
+                         ("chown", lambda: os.chown("/sandbox", 0, 0))]:
             try:
                 fn()
                 print("ALLOWED", name)

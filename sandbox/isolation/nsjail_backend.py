@@ -14,10 +14,13 @@ import tempfile
 from pathlib import Path
 
 from ..config import SandboxConfig
+from ..types import SandboxError
 from .base import GUEST_DIR, GUEST_ENV, Backend, WorkerSpec, python_mount_roots, world_traversable
 
 GUEST_MOUNT = "/opt/retool-sandbox"
-SCRATCH = "/tmp"
+# The run's private tmpfs (cwd, HOME, TMPDIR). Not /tmp: the interpreter or the checkout may live
+# under /tmp on the host, and a tmpfs there would hide their bind mounts.
+SCRATCH = "/sandbox"
 CGROUP_V1 = {"memory": "/sys/fs/cgroup/memory", "pids": "/sys/fs/cgroup/pids", "cpu": "/sys/fs/cgroup/cpu"}
 CGROUP_PARENT = "NSJAIL"
 
@@ -153,6 +156,9 @@ class NsjailBackend(Backend):
             cfg.gidmap.append(IdMap(inside_id="0", outside_id="0", count=1))
         system = ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib"]
         ro = sorted({p for p in [*system, *self.python_roots] if os.path.isdir(p)})
+        clash = [p for p in ro if p == SCRATCH or p.startswith(SCRATCH + "/")]
+        if clash:
+            raise SandboxError(f"cannot isolate: {clash[0]} lies below the jail's scratch directory {SCRATCH}")
         # nosuid: setuid binaries under /usr/lib (ssh-keysign, dbus helpers) must never gain anything.
         for path in ro:
             cfg.mount.append(MountPt(src=path, dst=path, is_bind=True, rw=False, nosuid=True, nodev=True))

@@ -1,0 +1,1 @@
+"""SFT and RL data pipelines (issue 5): not implemented yet."""

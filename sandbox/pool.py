@@ -81,6 +81,9 @@ class WorkerPool:
             raise SandboxError("the sandbox is closed")
         async with self._pending:
             worker = await self._idle.get()
+            while not worker.healthy():  # died while idle: nothing ran on it, so take another
+                await self._discard(worker)
+                worker = await self._idle.get()
             try:
                 yield worker
             finally:

@@ -45,6 +45,18 @@ class Worker:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None and not self._killed
 
+    def healthy(self) -> bool:
+        """Alive, and its zygote too: a jail's nsjail can outlive a zygote that died between runs."""
+        if not self.alive:
+            return False
+        if self.zygote_pid is None:
+            return True
+        try:
+            with open(f"/proc/{self.zygote_pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
+
     def stderr_tail(self) -> str:
         return b"".join(self._stderr_tail).decode(errors="replace")[-4000:]
 

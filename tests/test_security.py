@@ -725,7 +725,8 @@ async def test_forked_children_share_one_memory_budget(sb):
         # Past it, the OOM killer takes one of the run's processes and the status says memory.
         assert r.status in (Status.OK, Status.MEMORY), r
         held = int(r.stdout.split()[1])
-        assert held <= 32 + (MEMORY_SLACK >> 20), f"a run limited to 32 MB held {held} MB across its processes"
+        # One child's 28 MB of granularity on top: the OOM killer acts on the allocation that crosses.
+        assert held <= 32 + (MEMORY_SLACK >> 20) + 28, f"a run limited to 32 MB held {held} MB across its processes"
     finally:
         await assert_serves(sb)
 

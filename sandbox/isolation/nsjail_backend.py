@@ -146,7 +146,7 @@ class NsjailBackend(Backend):
         from nsjail.enums import LogLevel, Mode, RLimitType
 
         cfg = NsJailConfig(mode=Mode.ONCE, hostname="sandbox", cwd=SCRATCH, time_limit=0,
-                           log_level=LogLevel.ERROR, mount_proc=True, keep_env=False,
+                           log_level=LogLevel.WARNING, mount_proc=True, keep_env=False,
                            nice_level=self.config.nice)
         uid = self.config.uid_base + index
         cfg.uidmap.append(IdMap(inside_id="1000", outside_id=str(uid), count=1))

@@ -97,6 +97,7 @@ class Worker:
             self._rss_baseline = self._memory_value("memory.stat", "total_rss") or 0
         if self.zygote_pid and os.geteuid() == 0:
             # The zygote must never be the OOM victim: a run's processes are (they set +1000).
+            # Lowering needs CAP_SYS_RESOURCE, which some containers drop; +1000 on runs suffices.
             with contextlib.suppress(OSError):
                 with open(f"/proc/{self.zygote_pid}/oom_score_adj", "w") as f:
                     f.write("-1000")

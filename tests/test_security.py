@@ -1247,3 +1247,10 @@ async def test_closed_workers_leave_no_cgroups():
             break
         await asyncio.sleep(0.05)
     assert [d for d in dirs if os.path.isdir(d)] == []
+
+
+async def test_runs_not_the_zygote_are_the_oom_victims(sb):
+    # Without CAP_SYS_RESOURCE the host cannot lower the zygote's score, so every run raises its own.
+    r = await sb.run("print(open('/proc/self/oom_score_adj').read().strip())")
+    assert (r.status, r.stdout) == (Status.OK, "1000\n"), r
+    await assert_serves(sb)

@@ -253,12 +253,20 @@ def _set_limits(req):
 
 
 def _first_to_go_on_oom():
-    """Runs, not the zygote, are what the OOM killer should pick (raising the score needs no privilege)."""
+    """Runs, not the zygote, are what the OOM killer should pick.
+
+    Raising one's own oom_score_adj needs no privilege, but a non-dumpable process's /proc files
+    belong to root: the child turns dumpable for the one write (it is a fresh fork with nothing
+    else of the run alive yet, and ptrace is refused by seccomp), then non-dumpable again.
+    """
+    _prctl(PR_SET_DUMPABLE, 1)
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
     except OSError:
         pass
+    finally:
+        _prctl(PR_SET_DUMPABLE, 0)
 
 
 def _fresh_stdio():

@@ -146,7 +146,7 @@ class NsjailBackend(Backend):
         from nsjail.enums import LogLevel, Mode, RLimitType
 
         cfg = NsJailConfig(mode=Mode.ONCE, hostname="sandbox", cwd=SCRATCH, time_limit=0,
-                           log_level=LogLevel.WARNING, mount_proc=True, keep_env=False,
+                           log_level=LogLevel.WARNING, mount_proc=False, keep_env=False,
                            nice_level=self.config.nice)
         uid = self.config.uid_base + index
         cfg.uidmap.append(IdMap(inside_id="1000", outside_id=str(uid), count=1))
@@ -167,6 +167,10 @@ class NsjailBackend(Backend):
                                      nosuid=True, nodev=True))
         cfg.mount.append(MountPt(src=str(GUEST_DIR), dst=GUEST_MOUNT, is_bind=True, rw=False, nosuid=True,
                                  nodev=True))
+        # The jail's own procfs, writable so a run can raise its oom_score_adj (runs, not the zygote,
+        # are the OOM killer's victims); writes elsewhere in it need capabilities the jail lacks.
+        cfg.mount.append(MountPt(dst="/proc", fstype="proc", rw=True, is_dir=True, nosuid=True, nodev=True,
+                                 noexec=True))
         for dev in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
             if os.path.exists(dev):
                 cfg.mount.append(MountPt(src=dev, dst=dev, is_bind=True, rw=True))

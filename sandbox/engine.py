@@ -177,6 +177,7 @@ class Session:
         self._worker: Worker | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+        self._close_reason = "closed"
         self._open = False
         self._lost_note: str | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
@@ -260,8 +261,6 @@ class Session:
                 result = _with_error(result, note)
             self._touch()
             return result
-
-    _close_reason = "closed"
 
     async def close(self, reason: str = "closed") -> None:
         if self._closed:

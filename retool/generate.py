@@ -1,0 +1,311 @@
+"""slime's custom generate hook: ``--custom-generate-function-path retool.generate``.
+
+``generate(args, sample, sampling_params)`` runs one `retool.rollout.rollout` for ``sample.prompt`` and
+writes the result back in slime's layout: ``tokens`` (prompt + response ids), ``response``,
+``response_length``, ``loss_mask`` and ``rollout_log_probs`` (response only), ``status`` (slime's
+``Sample.Status`` when the sample class has one) and the tool-call count the reward's shaping reads
+(``metadata["tool_call_count"]`` and ``tool_call_count``). The sample is duck-typed: any object with
+those attributes works, so this module never imports slime.
+
+Options come from slime's ``args`` (``rollout_max_context_len``, ``rollout_max_response_len``,
+``sglang_router_ip``/``sglang_router_port``, ``hf_checkpoint``) plus our own ``retool_*`` attributes,
+all optional:
+
+- ``retool_max_turns`` (8): assistant turns per trajectory
+- ``retool_max_tool_calls`` (16): calls that reach the sandbox per trajectory
+- ``retool_call_format`` ("hermes"): hermes | code | python
+- ``retool_observation_format`` ("chat"): chat | interpreter
+- ``retool_max_observation_tokens`` (512): tool output budget per call
+- ``retool_max_observation_chars`` (4096): the tool's own character cap
+- ``retool_tool_timeout_s`` (10) and ``retool_tool_memory_mb`` (1024): per program
+- ``retool_sandbox_workers`` (one per core): warm sandbox workers
+- ``retool_stop_at_call_end`` (True): stop generation right after a call
+- ``retool_engine_kind`` ("sglang"): the engine `make_engine` builds
+- ``retool_engine`` / ``retool_tool``: an `Engine` / `CodeInterpreterTool` to use instead (tests,
+  custom engines, a sandbox shared with something else)
+
+A string ``sample.prompt`` is taken as already rendered (slime's ``--apply-chat-template``) and
+tokenised as is, so a hermes-format tool declaration must already be in it; a list of messages is
+rendered here with the tool declared.
+
+The engine and the tool are built once and cached on ``args`` itself (attribute ``_retool_runtime``),
+not in a module global: their lifetime is then that of the run's configuration, two configurations in
+one process never share an engine by accident, and there is no module state to reset between tests.
+Building is synchronous (it blocks the event loop once, while the tokenizer loads), so concurrent
+first calls cannot race and no lock is needed; the sandbox itself starts lazily under the tool's own
+lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .engines.base import Engine, SamplingConfig
+from .rollout import RolloutConfig, Trajectory, TrajectoryStatus, render_prompt, rollout
+from .tool import CodeInterpreterTool
+
+__all__ = ["generate", "make_engine", "rollout_config", "sampling_from_slime", "shutdown"]
+
+_RUNTIME_ATTR = "_retool_runtime"
+_DEFAULT_RESPONSE_LEN = 4096
+# slime sampling keys forwarded to the engine as-is (SamplingConfig.extra); the rest are either mapped
+# to SamplingConfig fields or owned by the engine (logprobs, stop trimming, special-token handling).
+_PASSTHROUGH = ("min_p", "repetition_penalty", "frequency_penalty", "presence_penalty")
+_STALE_NONE = ("rollout_log_probs", "rollout_top_p_token_ids", "rollout_top_p_token_offsets",
+               "rollout_routed_experts", "teacher_log_probs", "reward")
+_OUR_METADATA = ("tool_call_count", "retool")
+
+
+async def generate(args: Any, sample: Any, sampling_params: Mapping[str, Any] | None) -> Any:
+    """Fill ``sample`` with one tool-using trajectory; returns the same object (slime's contract)."""
+    _reset(sample)
+    runtime, cached = _runtime(args)
+    try:
+        engine, tool = runtime.engine, runtime.tool
+        tokenizer = engine.tokenizer
+        prompt = getattr(sample, "prompt", "")
+        probe = rollout_config(args, sampling_params, prompt_tokens=0)
+        prompt_ids: list[int] | None
+        if isinstance(prompt, str):
+            messages: list[Mapping[str, Any]] = []
+            prompt_ids = _encode_prompt(tokenizer, prompt)
+        else:
+            messages = list(prompt)
+            try:
+                prompt_ids = render_prompt(tokenizer, messages, probe, tool)
+            except Exception:  # noqa: BLE001 - the rollout renders again and reports it as failed
+                prompt_ids = None
+        config = rollout_config(args, sampling_params, prompt_tokens=len(prompt_ids or ()))
+        traj = await rollout(engine, messages, config, tool=tool, prompt_token_ids=prompt_ids)
+    finally:
+        if not cached:
+            await runtime.close()
+    _fill(sample, traj)
+    return sample
+
+
+def rollout_config(args: Any, sampling_params: Mapping[str, Any] | None, *, prompt_tokens: int) -> RolloutConfig:
+    """slime's limits as a `RolloutConfig`: the response budget is ``rollout_max_response_len`` (else
+    the sampling ``max_new_tokens``), further capped by ``rollout_max_context_len`` for the total."""
+    params = dict(sampling_params or {})
+    response_len = _opt(args, "rollout_max_response_len") or params.get("max_new_tokens") or _DEFAULT_RESPONSE_LEN
+    context = prompt_tokens + int(response_len)
+    max_context = _opt(args, "rollout_max_context_len")
+    if max_context:
+        context = min(context, int(max_context))
+    per_turn = int(params.get("max_new_tokens") or response_len)
+    return RolloutConfig(
+        max_turns=int(_opt(args, "retool_max_turns", 8)),
+        max_tool_calls=int(_opt(args, "retool_max_tool_calls", 16)),
+        max_context_tokens=max(1, context),
+        max_new_tokens=max(1, per_turn),
+        max_observation_tokens=int(_opt(args, "retool_max_observation_tokens", 512)),
+        call_format=_opt(args, "retool_call_format", "hermes"),
+        observation_format=_opt(args, "retool_observation_format", "chat"),
+        sampling=sampling_from_slime(params),
+        stop_at_call_end=bool(_opt(args, "retool_stop_at_call_end", True)),
+    )
+
+
+def sampling_from_slime(params: Mapping[str, Any] | None) -> SamplingConfig:
+    """slime's sampling dict as a `SamplingConfig` (``max_new_tokens`` is set per turn by the rollout)."""
+    p = dict(params or {})
+    stop = p.get("stop") or ()
+    stop = (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)
+    stop_ids = p.get("stop_token_ids") or ()
+    stop_ids = (stop_ids,) if isinstance(stop_ids, int) else tuple(int(t) for t in stop_ids)
+    seed = p.get("sampling_seed", p.get("seed"))
+    return SamplingConfig(
+        max_new_tokens=int(p.get("max_new_tokens") or _DEFAULT_RESPONSE_LEN),
+        temperature=float(p.get("temperature", 1.0)),
+        top_p=float(p.get("top_p", 1.0)),
+        top_k=int(p.get("top_k", -1) if p.get("top_k") is not None else -1),
+        stop=stop,
+        stop_token_ids=stop_ids,
+        seed=None if seed is None else int(seed),
+        logprobs=True,
+        extra={k: p[k] for k in _PASSTHROUGH if p.get(k) is not None},
+    )
+
+
+def make_engine(args: Any) -> Engine:
+    """The engine ``args`` asks for: ``args.retool_engine`` if set, else SGLang's router over HTTP
+    (``sglang_router_ip``/``sglang_router_port``) with the tokenizer of ``hf_checkpoint``."""
+    injected = _opt(args, "retool_engine")
+    if injected is not None:
+        return injected
+    kind = _opt(args, "retool_engine_kind", "sglang")
+    if kind != "sglang":
+        raise ValueError(f"retool_engine_kind={kind!r} is not supported by retool.generate; pass args.retool_engine")
+    ip, port = _opt(args, "sglang_router_ip"), _opt(args, "sglang_router_port")
+    if not ip or not port:
+        raise ValueError("retool.generate needs args.sglang_router_ip and args.sglang_router_port (or args.retool_engine)")
+    checkpoint = _opt(args, "hf_checkpoint")
+    if not checkpoint:
+        raise ValueError("retool.generate needs args.hf_checkpoint for the tokenizer")
+    from transformers import AutoTokenizer
+
+    from .engines.http import SGLangEngine  # imported here: only slime runs need the HTTP client
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=True)
+    return SGLangEngine(f"http://{ip}:{port}", tokenizer)
+
+
+async def shutdown(args: Any) -> None:
+    """Close the engine (if we built it) and the tool cached on ``args``."""
+    runtime = getattr(args, _RUNTIME_ATTR, None)
+    if runtime is not None:
+        try:
+            delattr(args, _RUNTIME_ATTR)
+        except AttributeError:
+            pass
+        await runtime.close()
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class _Runtime:
+    key: tuple
+    loop: asyncio.AbstractEventLoop
+    engine: Engine
+    tool: CodeInterpreterTool
+    owns_engine: bool
+    owns_tool: bool
+
+    async def close(self) -> None:
+        if self.owns_tool:
+            await self.tool.close()
+        if self.owns_engine:
+            await self.engine.close()
+
+
+def _runtime_key(args: Any) -> tuple:
+    injected = _opt(args, "retool_engine")
+    engine_key = ("injected", id(injected)) if injected is not None else (
+        _opt(args, "retool_engine_kind", "sglang"),
+        f"{_opt(args, 'sglang_router_ip')}:{_opt(args, 'sglang_router_port')}",
+        _opt(args, "hf_checkpoint"),
+    )
+    tool_key = (id(_opt(args, "retool_tool")),) + tuple(_opt(args, k) for k in (
+        "retool_tool_timeout_s", "retool_tool_memory_mb", "retool_max_observation_chars", "retool_sandbox_workers"))
+    return engine_key + tool_key
+
+
+def _runtime(args: Any) -> tuple[_Runtime, bool]:
+    """The cached runtime for ``args`` on this event loop, built on first use. Returns (runtime,
+    cached); an uncached runtime (``args`` refuses attributes) must be closed by the caller."""
+    loop = asyncio.get_running_loop()
+    key = _runtime_key(args)
+    current = getattr(args, _RUNTIME_ATTR, None)
+    if isinstance(current, _Runtime) and current.key == key and current.loop is loop:
+        return current, True
+    injected_engine, injected_tool = _opt(args, "retool_engine"), _opt(args, "retool_tool")
+    runtime = _Runtime(
+        key, loop, make_engine(args), injected_tool or _make_tool(args),
+        owns_engine=injected_engine is None, owns_tool=injected_tool is None,
+    )
+    try:
+        setattr(args, _RUNTIME_ATTR, runtime)
+    except (AttributeError, TypeError):
+        return runtime, False
+    if isinstance(current, _Runtime) and current.loop is loop:  # the configuration changed mid-run
+        loop.create_task(current.close())
+    return runtime, True
+
+
+def _make_tool(args: Any) -> CodeInterpreterTool:
+    timeout_s = float(_opt(args, "retool_tool_timeout_s", 10.0))
+    memory_mb = int(_opt(args, "retool_tool_memory_mb", 1024))
+    workers = _opt(args, "retool_sandbox_workers")
+    config = None
+    if workers is not None:
+        from sandbox import SandboxConfig
+
+        config = SandboxConfig(timeout_s=timeout_s, memory_mb=memory_mb, workers=int(workers))
+    return CodeInterpreterTool(
+        config=config, timeout_s=timeout_s, memory_mb=memory_mb,
+        max_observation_chars=int(_opt(args, "retool_max_observation_chars", 4096)),
+    )
+
+
+def _encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
+    """A prompt string slime already rendered: its special-token text is meant as special tokens."""
+    out = tokenizer(prompt, add_special_tokens=False)
+    ids = out["input_ids"] if isinstance(out, Mapping) or hasattr(out, "keys") else out
+    return [int(t) for t in ids]
+
+
+def _reset(sample: Any) -> None:
+    """Clear what a previous attempt left on a retried sample, so nothing stale reaches the trainer."""
+    sample.tokens = []
+    sample.response = ""
+    sample.response_length = 0
+    sample.loss_mask = None
+    for name in _STALE_NONE:
+        if hasattr(sample, name):
+            setattr(sample, name, None)
+    if isinstance(getattr(sample, "weight_versions", None), list):
+        sample.weight_versions = []
+    status_cls = getattr(type(sample), "Status", None)
+    if isinstance(status_cls, type) and issubclass(status_cls, enum.Enum) and "PENDING" in status_cls.__members__:
+        sample.status = status_cls.PENDING
+    elif hasattr(sample, "status"):
+        sample.status = "pending"
+    meta = getattr(sample, "metadata", None)
+    if isinstance(meta, dict):
+        for key in _OUR_METADATA:
+            meta.pop(key, None)
+    sample.tool_call_count = 0
+
+
+def _fill(sample: Any, traj: Trajectory) -> None:
+    sample.tokens = traj.prompt_token_ids + traj.response_token_ids
+    sample.response = traj.response_text
+    sample.response_length = len(traj.response_token_ids)
+    sample.loss_mask = list(traj.loss_mask)
+    sample.rollout_log_probs = list(traj.logprobs)
+    sample.status = _status(sample, traj.status)
+    sample.tool_call_count = traj.num_tool_calls
+    meta = getattr(sample, "metadata", None)
+    if not isinstance(meta, dict):
+        meta = {}
+        try:
+            sample.metadata = meta
+        except AttributeError:
+            pass
+    meta["tool_call_count"] = traj.num_tool_calls
+    meta["retool"] = {
+        "status": traj.status.value,
+        "end_reason": traj.end_reason,
+        "error": traj.error,
+        "turns": traj.turns,
+        "finish_reason": traj.finish_reason,
+        "generated_tokens": traj.generated_tokens,
+        "generation_s": traj.generation_s,
+        "tool_s": traj.tool_s,
+        "tool_statuses": [r.status for r in traj.tool_calls],
+    }
+    if hasattr(sample, "non_generation_time"):
+        sample.non_generation_time = traj.tool_s
+
+
+def _status(sample: Any, status: TrajectoryStatus) -> Any:
+    """slime's ``Sample.Status`` member of the same name; FAILED falls back to ABORTED on slime
+    versions without it (both mean "do not train on this as a finished answer")."""
+    cls = getattr(type(sample), "Status", None)
+    if isinstance(cls, type) and issubclass(cls, enum.Enum):
+        members = cls.__members__
+        if status.name in members:
+            return members[status.name]
+        if status is TrajectoryStatus.FAILED and "ABORTED" in members:
+            return members["ABORTED"]
+    return status.value
+
+
+def _opt(args: Any, name: str, default: Any = None) -> Any:
+    value = getattr(args, name, None)
+    return default if value is None else value

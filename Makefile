@@ -2,12 +2,16 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo demo-sandbox test bench clean
 
 setup:
 	bash scripts/setup.sh
 
 demo: setup
+	$(PY) -m sandbox check
+	$(PY) -m retool eval
+
+demo-sandbox: setup
 	$(PY) -m sandbox demo
 
 test: setup
@@ -16,6 +20,7 @@ test: setup
 bench: setup
 	$(PY) bench/sandbox_throughput.py
 	$(PY) bench/reward_throughput.py
+	$(PY) bench/rollout_overlap.py --cpu-mode --nsjail-cpu-shares current,16384
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

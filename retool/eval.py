@@ -6,7 +6,7 @@
 
 Each data row is a JSON object with a prompt and a label (`prompt`/`label`, `problem`/`answer` or
 `Problem`/`Answer`; the prompt may also be a list of chat messages). A malformed row is reported
-with its line number and skipped. Every (problem, sample) pair is one `retool.rollout.rollout`
+with its line number and skipped. Every (problem, sample) pair is one `retool.rollout`
 through the engine with a shared `CodeInterpreterTool`, at most `--concurrency` at once (no other
 lock), and is scored with `retool.reward.ascore(response, label, tool_calls=...)`. The results
 JSONL has one line per sample in input order; the summary has accuracy, unbiased pass@k, tool-call
@@ -169,7 +169,7 @@ class EvalConfig:
 
     def rollout_config(self):
         from .engines.base import SamplingConfig
-        from .rollout import RolloutConfig
+        from .agent_loop import RolloutConfig
 
         return RolloutConfig(
             max_turns=self.max_turns,
@@ -365,7 +365,7 @@ async def evaluate(
     in is left open. Results go to `output` (JSONL, input order) when given.
     """
     from .reward import ascore
-    from .rollout import rollout
+    from .agent_loop import rollout
 
     rcfg = config.rollout_config()
     own_tool = tool is None

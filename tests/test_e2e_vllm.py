@@ -79,7 +79,7 @@ async def tool():
 
 async def test_tool_call_then_boxed_answer(engine, tool):
     from retool.reward import score
-    from retool.rollout import RolloutConfig, TrajectoryStatus, rollout
+    from retool.agent_loop import RolloutConfig, TrajectoryStatus, rollout
 
     tok = engine.tokenizer
     driver = PerTurnRegex(engine, [literal(TOOL_CALL), literal(ANSWER)])

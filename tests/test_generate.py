@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 import retool
-from retool.generate import make_engine, rollout_config, sampling_from_slime, shutdown
+from retool.integrations.slime import make_engine, rollout_config, sampling_from_slime, shutdown
 from retool.testing.scripted_engine import ScriptedEngine
 from retool.testing.tiny_model import build_tiny_tokenizer
 from retool.tool import CodeInterpreterTool
@@ -202,8 +202,8 @@ def test_make_engine_needs_a_router():
 
 
 def test_public_names():
-    from retool.generate import generate
-    from retool.rollout import rollout
+    from retool.integrations.slime import generate
+    from retool.agent_loop import rollout
 
     assert retool.generate is generate and retool.rollout is rollout
     assert retool.CodeInterpreterTool is CodeInterpreterTool

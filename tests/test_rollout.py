@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from retool.engines.base import EngineError, Generation, SamplingConfig
-from retool.rollout import RolloutConfig, Trajectory, TrajectoryStatus, rollout
+from retool.agent_loop import RolloutConfig, Trajectory, TrajectoryStatus, rollout
 from retool.testing.scripted_engine import ScriptedEngine
 from retool.testing.tiny_model import build_tiny_tokenizer
 from retool.tool import CodeInterpreterTool, ToolResult, encode_text

@@ -1,6 +1,6 @@
 """slime's custom generate hook: ``--custom-generate-function-path retool.generate``.
 
-``generate(args, sample, sampling_params)`` runs one `retool.rollout.rollout` for ``sample.prompt`` and
+``generate(args, sample, sampling_params)`` runs one `retool.rollout` for ``sample.prompt`` and
 writes the result back in slime's layout: ``tokens`` (prompt + response ids), ``response``,
 ``response_length``, ``loss_mask`` and ``rollout_log_probs`` (response only), ``status`` (slime's
 ``Sample.Status`` when the sample class has one) and the tool-call count the reward's shaping reads
@@ -44,9 +44,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .engines.base import Engine, SamplingConfig
-from .rollout import RolloutConfig, Trajectory, TrajectoryStatus, render_prompt, rollout
-from .tool import CodeInterpreterTool
+from ..engines.base import Engine, SamplingConfig
+from ..agent_loop import RolloutConfig, Trajectory, TrajectoryStatus, render_prompt, rollout
+from ..tool import CodeInterpreterTool
 
 __all__ = ["generate", "make_engine", "rollout_config", "sampling_from_slime", "shutdown"]
 
@@ -149,7 +149,7 @@ def make_engine(args: Any) -> Engine:
         raise ValueError("retool.generate needs args.hf_checkpoint for the tokenizer")
     from transformers import AutoTokenizer
 
-    from .engines.http import SGLangEngine  # imported here: only slime runs need the HTTP client
+    from ..engines.http import SGLangEngine  # imported here: only slime runs need the HTTP client
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=True)
     return SGLangEngine(f"http://{ip}:{port}", tokenizer)

@@ -1,0 +1,1 @@
+"""Adapters that plug the framework-neutral rollout into RL frameworks (slime today)."""

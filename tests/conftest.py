@@ -31,6 +31,14 @@ def require_nsjail() -> None:
         pytest.skip(f"nsjail isolation unavailable here: {reason}")
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The tiny Qwen2 model and its tokenizer (retool.testing.tiny_model), built once per session."""
+    from retool.testing.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.getbasetemp() / "retool_tiny_model")
+
+
 @pytest.fixture
 def tmp_cwd(tmp_path):
     old = os.getcwd()

@@ -12,7 +12,6 @@ pytest.importorskip("vllm")
 
 from retool.engines.base import Generation, SamplingConfig  # noqa: E402
 from retool.engines.vllm_engine import VLLMEngine  # noqa: E402
-from retool.testing.tiny_model import build_tiny_model  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +53,6 @@ class PerTurnRegex:
 
     async def close(self) -> None:  # the real engine is closed by its fixture
         pass
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.getbasetemp() / "retool_tiny_model")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,6 @@ pytest.importorskip("transformers")
 from retool.engines.base import Engine, EngineError, SamplingConfig  # noqa: E402
 from retool.engines.factory import make_engine  # noqa: E402
 from retool.engines.hf import HFEngine  # noqa: E402
-from retool.testing.tiny_model import build_tiny_model  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.getbasetemp() / "retool_tiny_model")
 
 
 @pytest.fixture(scope="module")

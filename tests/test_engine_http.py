@@ -19,7 +19,6 @@ from aiohttp import web  # noqa: E402
 
 from retool.engines.base import EngineError, SamplingConfig  # noqa: E402
 from retool.engines.http import SGLangEngine, VLLMHTTPEngine  # noqa: E402
-from retool.testing.tiny_model import build_tiny_model  # noqa: E402
 
 def literal(text: str) -> str:
     """A regex matching `text` exactly (re.escape also escapes spaces, which xgrammar warns about)."""
@@ -34,11 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.getbasetemp() / "retool_tiny_model")
 
 
 @pytest.fixture(scope="module")

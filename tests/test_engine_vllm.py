@@ -10,7 +10,6 @@ pytest.importorskip("vllm")
 
 from retool.engines.base import Engine, EngineError, SamplingConfig  # noqa: E402
 from retool.engines.vllm_engine import VLLMEngine  # noqa: E402
-from retool.testing.tiny_model import build_tiny_model  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +36,6 @@ def vllm_processes() -> list:
         if "VLLM" in name or "EngineCore" in name:
             out.append(child)
     return out
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.getbasetemp() / "retool_tiny_model")
 
 
 @pytest.fixture(scope="module")

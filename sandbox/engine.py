@@ -272,13 +272,28 @@ class Session:
         sb = self.sandbox
         sb._sessions.discard(self)
         if self._worker is not None and sb._pool is not None:
-            await sb._pool.give_back(self._worker)
+            await sb._pool.give_back(self._worker, reset=await self._reset_worker())
         elif self._worker is not None:
             await self._worker.close()
         self._worker = None
         if self._has_slot:
             sb._session_slots.release()
             self._has_slot = False
+
+
+    async def _reset_worker(self) -> bool:
+        """Ask the zygote to end the session (kill its processes, wipe the scratch directory); True
+        when it confirmed, so the worker may serve another session. Never raises: a worker that does
+        not answer is simply not reused."""
+        worker = self._worker
+        if worker is None or not worker.alive or self._lock.locked():
+            return False
+        try:
+            header = self.sandbox._request_header("session_close", "", self.limits)
+            reply, _ = await worker.request(header, b"", self.sandbox.config.start_timeout_s)
+        except (WorkerLost, SandboxError, OSError, asyncio.TimeoutError):
+            return False
+        return bool(reply.get("ok"))
 
 
 # ---------------------------------------------------------------------- helpers

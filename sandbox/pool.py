@@ -2,6 +2,9 @@
 
 Runs queue for a worker in FIFO order; beyond `max_pending` queued runs, callers wait before even
 queueing (backpressure). A worker taken for a session leaves the pool and a fresh one replaces it.
+When the session closes cleanly (its interpreter killed, every process it started gone, the scratch
+directory wiped: the same reset every run gets), the worker is kept as a spare that the next session
+takes without a start-up; so a stream of short sessions costs a fork each, not a new jail each.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ class WorkerPool:
         self.config = config
         self.init = init
         self._idle: asyncio.Queue[Worker] = asyncio.Queue()
-        self._free_indices = list(range(config.worker_count + config.max_sessions))
+        self._spare_cap = min(config.worker_count, config.max_sessions)
+        self._spares: list[Worker] = []
+        self._free_indices = list(range(config.worker_count + config.max_sessions + self._spare_cap))
         self._workers: set[Worker] = set()
         self._tasks: set[asyncio.Task] = set()
         self._pending = asyncio.Semaphore(config.max_pending)
@@ -93,16 +98,30 @@ class WorkerPool:
                     await self._discard(worker)
 
     async def take(self) -> Worker:
-        """Remove an idle worker from the pool for exclusive use; a replacement starts at once."""
+        """A worker for exclusive use: a spare from an earlier session, else one removed from the pool
+        (a replacement starts at once)."""
         if self._closed:
             raise SandboxError("the sandbox is closed")
+        while self._spares:
+            spare = self._spares.pop()
+            if spare.healthy():
+                return spare
+            await self._close_taken(spare)
         worker = await self._idle.get()
         self._workers.discard(worker)
         self._schedule_replacement()
         return worker
 
-    async def give_back(self, worker: Worker) -> None:
-        """A taken worker is finished with: it is closed, never reused (its state is not ours to trust)."""
+    async def give_back(self, worker: Worker, *, reset: bool = False) -> None:
+        """A taken worker is finished with. ``reset`` means its zygote confirmed the session's cleanup
+        (the same reset as after every run); such a worker is kept as a spare, up to a cap. Any other
+        worker is closed, because nothing vouches for its state."""
+        if reset and not self._closed and len(self._spares) < self._spare_cap and worker.healthy():
+            self._spares.append(worker)
+            return
+        await self._close_taken(worker)
+
+    async def _close_taken(self, worker: Worker) -> None:
         await worker.close()
         self._free_indices.append(worker.index)
 
@@ -123,8 +142,9 @@ class WorkerPool:
         for task in list(self._tasks):
             with contextlib.suppress(BaseException):
                 await task
-        workers = list(self._workers)
+        workers = list(self._workers) + self._spares
         self._workers.clear()
+        self._spares = []
         await asyncio.gather(*(w.close() for w in workers), return_exceptions=True)
 
 

@@ -70,6 +70,7 @@ __all__ = [
     "strip_instructions",
     "convert_row",
     "build_prompt",
+    "instruction_from_sft",
     "to_slime",
     "to_verl",
     "convert_rows",
@@ -390,6 +391,31 @@ def build_prompt(example: RLExample, style: str = "retool", *, instruction: str 
     raise ValueError(f"unknown prompt style {style!r}; expected one of {PROMPT_STYLES}")
 
 
+def instruction_from_sft(path: str | Path) -> str:
+    """The instruction text of a ReTool-SFT file: everything up to and including ``*user question:*``
+    in its most common form, so RL prompts read exactly like the prompts the SFT stage trained on."""
+    from collections import Counter
+
+    from .retool_format import QUESTION_MARKER, parse_question
+
+    seen: Counter = Counter()
+    for n, row in enumerate(read_rows(path)):
+        if n >= 1000:
+            break
+        messages = row.get("messages") if isinstance(row, Mapping) else None
+        if not isinstance(messages, list) or not messages or not isinstance(messages[0], Mapping):
+            continue
+        try:
+            instructions, _ = parse_question(messages[0].get("content"))
+        except RowIssue:
+            continue
+        if instructions:
+            seen[instructions] += 1
+    if not seen:
+        raise ValueError(f"{path} has no ReTool-SFT rows with instructions before {QUESTION_MARKER!r}")
+    return seen.most_common(1)[0][0] + "\n\n" + QUESTION_MARKER + "\n"
+
+
 def _as_messages(prompt: Prompt) -> list[Message]:
     return prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
 
@@ -584,6 +610,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="convert only the first N input rows")
     parser.add_argument("--no-metadata", action="store_true", help="slime: leave out the metadata column")
     parser.add_argument("--report", default=None, metavar="PATH", help="write the full JSON report (every dropped row)")
+    parser.add_argument("--instruction-from", default=None, metavar="SFT_DATA",
+                        help="use the instructions of the ReTool-SFT rows in this file (the prompt the SFT model "
+                             "was trained with) instead of the built-in instruction")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -597,6 +626,7 @@ def run(args: argparse.Namespace) -> int:
         dedupe=args.dedupe,
         limit=args.limit,
         metadata=not args.no_metadata,
+        instruction=instruction_from_sft(args.instruction_from) if args.instruction_from else RETOOL_INSTRUCTION,
     )
     outputs = [(out, format_for_path(out, args.format)) for out in args.output]
     report = convert_file(args.input, outputs, options, progress=not args.no_progress)

@@ -6,8 +6,9 @@ the way the hub does (one parquet file through pyarrow).
 
 The ReTool rows include the quirks the real data has: instructions before ``*user question:*``
 that themselves mention the tags, stray ``<answer>`` tags in the question, a ``\\n`` inside the
-fence, blank lines around outputs, a cell that uses a variable defined by an earlier cell, and an
-output with a float printed at full precision.
+fence, blank lines around outputs, a cell that uses a variable defined by an earlier cell, and a
+recorded float that differs in its last digits from what CPython prints (``0.49999999999999994``
+recorded, ``0.5`` printed), which only verify's numeric tolerance accepts.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def retool_row(question: str, assistant: str) -> dict[str, Any]:
 
 
 def retool_sft_rows() -> list[dict[str, Any]]:
-    """Five well-formed rows (0-4) whose recorded outputs are what the code really prints."""
+    """Five well-formed rows (0-4) whose recorded outputs are what the code prints (row 2 up to
+    float rounding)."""
     return [
         retool_row(
             "How many ways are there to choose 3 books from 10?<answer></answer>",

@@ -192,6 +192,20 @@ def test_config_from_slime_args():
     assert s.top_k == -1 and s.stop_token_ids == (1, 2) and s.seed == 3 and s.extra == {}
 
 
+def test_retool_settings_come_from_the_environment_when_args_lack_them(monkeypatch):
+    # slime rejects unknown flags, so launch scripts export RETOOL_* variables instead
+    monkeypatch.setenv("RETOOL_CALL_FORMAT", "code")
+    monkeypatch.setenv("RETOOL_OBSERVATION_FORMAT", "interpreter")
+    monkeypatch.setenv("RETOOL_MAX_TURNS", "5")
+    monkeypatch.setenv("RETOOL_STOP_AT_CALL_END", "false")
+    cfg = rollout_config(SimpleNamespace(), {"max_new_tokens": 64}, prompt_tokens=10)
+    assert (cfg.call_format, cfg.observation_format, cfg.max_turns) == ("code", "interpreter", 5)
+    assert cfg.stop_at_call_end is False
+    # an explicit argument still wins over the environment
+    cfg = rollout_config(SimpleNamespace(retool_max_turns=2), {"max_new_tokens": 64}, prompt_tokens=10)
+    assert cfg.max_turns == 2
+
+
 def test_make_engine_needs_a_router():
     engine = object()
     assert make_engine(SimpleNamespace(retool_engine=engine)) is engine

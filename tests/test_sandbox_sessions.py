@@ -97,3 +97,34 @@ async def test_sessions_do_not_share_state(sb):
         await a.run("secret = 'a'")
         r = await b.run("print('secret' in dir())")
         assert r.stdout == "False\n"
+
+
+async def test_a_cleanly_closed_session_worker_is_reused_with_nothing_left_behind():
+    # the spare is the same zygote (no new jail), but the session's files, processes and variables are gone
+    from sandbox import DEFAULT_ALLOWED_MODULES
+
+    config = SandboxConfig(workers=1, timeout_s=5, max_sessions=2,
+                           allowed_modules=DEFAULT_ALLOWED_MODULES | {"os"})
+    async with Sandbox(config) as box:
+        async with box.session() as s:
+            first = s._worker
+            planted = await s.run("secret = 7\nimport os, time\nopen('left.txt', 'w').write('x')\n"
+                                  "pid = os.fork()\nif pid == 0:\n    time.sleep(60)\nprint(pid)")
+            assert planted.status is Status.OK, planted
+            child = int(planted.stdout)
+            assert "secret" in (await s.run("print(dir())")).stdout
+        async with box.session() as s:
+            assert s._worker is first  # no start-up for the second session
+            r = await s.run(f"import os\nprint('secret' in dir(), sorted(os.listdir('.')), os.path.exists('/proc/{child}'))")
+            assert r.stdout == "False ['cell_1.py'] False\n", r  # only this cell's own source file
+
+
+async def test_a_session_that_lost_its_worker_is_not_reused():
+    async with Sandbox(SandboxConfig(workers=1, timeout_s=5, max_sessions=2)) as box:
+        async with box.session() as s:
+            first = s._worker
+            first.kill()
+            r = await s.run("print(1)")
+            assert r.status is Status.SANDBOX_ERROR
+        async with box.session() as s:
+            assert s._worker is not first and (await s.run("print(2)")).stdout == "2\n"

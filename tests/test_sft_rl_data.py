@@ -355,3 +355,20 @@ def test_reward_accepts_every_written_label(dapo_file: Path, tmp_path: Path) -> 
         assert right.acc, (label, right)
         wrong = score("The answer is \\boxed{100000}.", label)
         assert not wrong.acc
+
+
+def test_instructions_can_come_from_the_sft_data(tmp_path: Path, dapo_file: Path) -> None:
+    # RL prompts then read exactly like the prompts of the SFT stage (ReTool's instructions + marker)
+    from sft.prepare import PrepareOptions, to_slime
+    from sft.retool_format import parse_row
+    from sft_data import retool_sft_rows
+
+    sft = write_parquet(retool_sft_rows(), tmp_path / "sft.parquet")
+    out = tmp_path / "rl.jsonl"
+    assert rl_data(dapo_file, "-o", out, "--instruction-from", sft) == 0
+    first = read_jsonl(out)[0]
+    trained = to_slime(parse_row(retool_sft_rows()[0]), PrepareOptions("slime"))["messages"][0]["content"]
+    head = trained[: trained.index("*user question:*\n") + len("*user question:*\n")]
+    assert first["prompt"].startswith(head)
+    assert first["prompt"][len(head):] == "Find the remainder when 2^10 is divided by 7."
+    assert rl_data(dapo_file, "-o", out, "--instruction-from", dapo_file) == 2  # not ReTool-SFT data

@@ -9,7 +9,8 @@ those attributes works, so this module never imports slime.
 
 Options come from slime's ``args`` (``rollout_max_context_len``, ``rollout_max_response_len``,
 ``sglang_router_ip``/``sglang_router_port``, ``hf_checkpoint``) plus our own ``retool_*`` attributes,
-all optional:
+all optional, each also read from the environment variable of the same name in capitals
+(``RETOOL_CALL_FORMAT=code``), which is how a slime launch script sets them:
 
 - ``retool_max_turns`` (8): assistant turns per trajectory
 - ``retool_max_tool_calls`` (16): calls that reach the sandbox per trajectory
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -306,6 +308,18 @@ def _status(sample: Any, status: TrajectoryStatus) -> Any:
     return status.value
 
 
+_NOT_FROM_ENV = ("retool_engine", "retool_tool")  # objects, not settings
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
 def _opt(args: Any, name: str, default: Any = None) -> Any:
+    """``args.<name>``, else (for our ``retool_*`` settings) the environment variable ``<NAME>``,
+    else ``default``. slime's argument parser rejects flags it does not know, so a launch script
+    sets our knobs as environment variables (``RETOOL_CALL_FORMAT=code``) that reach every rollout
+    worker through ray's runtime env."""
     value = getattr(args, name, None)
+    if value is None and name.startswith("retool_") and name not in _NOT_FROM_ENV:
+        text = os.environ.get(name.upper(), "").strip()
+        if text:
+            value = (text.lower() not in _FALSE) if isinstance(default, bool) else text
     return default if value is None else value

@@ -21,6 +21,7 @@ bench: setup
 	$(PY) bench/sandbox_throughput.py
 	$(PY) bench/reward_throughput.py
 	$(PY) bench/rollout_overlap.py --cpu-mode --nsjail-cpu-shares current,16384
+	$(PY) bench/sft_prepare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

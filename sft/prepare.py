@@ -6,9 +6,11 @@
   formats, and rows that would teach a broken format are dropped with a reason.
 - ``openai``: the user question, then per code cell an assistant message with ``tool_calls`` to
   ``code_interpreter`` and a ``tool`` message with the recorded output, then the final assistant
-  message; plus ``tools`` (a JSON list with the tool's schema). This is what verl's multi-turn SFT
-  reads (``data.multiturn.messages_key=messages``, ``tools_key=tools``); arguments stay a dict as in
-  verl's recipe, because chat templates serialise a dict with ``tojson`` and would double-encode a string.
+  message; plus ``tools`` (a list with the tool's schema). This is what verl's multi-turn SFT reads
+  (``messages_key=messages``, ``tools_key=tools``): its dataset hands ``tools`` to
+  ``apply_chat_template`` as is, which needs a list (``--tools-json`` writes the JSON string of verl's
+  older recipe instead). Arguments stay a dict as in verl's recipe, because chat templates serialise a
+  dict with ``tojson`` and would double-encode a string.
 - ``tokens``: ``input_ids`` and an assistant-only ``loss_mask`` through a tokenizer's chat template,
   in one of two layouts (``--template``): ``chat`` renders the openai messages (tool calls through the
   template); ``retool`` renders the slime messages and masks each ``<interpreter>`` observation inside
@@ -58,6 +60,7 @@ class PrepareOptions:
     system: str | None = None
     template: str = "chat"  # tokens only: chat | retool
     max_tokens: int | None = None  # tokens only: longer rows are dropped
+    tools_json: bool = False  # openai only: ``tools`` as a JSON string instead of a list
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -108,9 +111,11 @@ def to_slime(trace: Trace, opts: PrepareOptions | None = None) -> dict[str, Any]
     return {"messages": slime_messages(trace, opts or PrepareOptions("slime"))}
 
 
-def to_openai(trace: Trace, opts: PrepareOptions | None = None, *, tools_json: str | None = None) -> dict[str, Any]:
-    return {"messages": openai_messages(trace, opts or PrepareOptions("openai")),
-            "tools": tools_json if tools_json is not None else json.dumps([tool_schema()])}
+def to_openai(trace: Trace, opts: PrepareOptions | None = None, *, tools: Any = None) -> dict[str, Any]:
+    opts = opts or PrepareOptions("openai")
+    if tools is None:
+        tools = json.dumps([tool_schema()]) if opts.tools_json else [tool_schema()]
+    return {"messages": openai_messages(trace, opts), "tools": tools}
 
 
 # ------------------------------------------------------------------------------------------- tokens
@@ -223,8 +228,8 @@ def _converter(opts: PrepareOptions, encoder: TokenEncoder | None) -> Callable[[
     if opts.format == "slime":
         return lambda t: to_slime(t, opts)
     if opts.format == "openai":
-        tools_json = json.dumps([tool_schema()])
-        return lambda t: to_openai(t, opts, tools_json=tools_json)
+        tools = json.dumps([tool_schema()]) if opts.tools_json else [tool_schema()]
+        return lambda t: to_openai(t, opts, tools=tools)
     if encoder is None:
         raise ValueError("--format tokens needs --tokenizer PATH (a tokenizer with a chat template)")
     return encoder.encode
@@ -282,6 +287,8 @@ def add_arguments(p) -> None:
     p.add_argument("--tokenizer", default=None, help="tokens: a tokenizer directory with a chat template")
     p.add_argument("--template", choices=("chat", "retool"), default="chat",
                    help="tokens: render openai tool calls (chat) or ReTool's inline text with observations masked (retool)")
+    p.add_argument("--tools-json", action="store_true",
+                   help="openai: write tools as a JSON string (verl's older recipe) instead of a list")
     p.add_argument("--max-tokens", type=int, default=None, help="tokens: drop rows longer than this")
     p.add_argument("--limit", type=int, default=None, help="convert only the first N rows")
     p.add_argument("--report", default=None, help="write the full report (every dropped row) as JSON here")
@@ -290,7 +297,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     opts = PrepareOptions(format=args.format, prompt=args.prompt, system=args.system,
-                          template=args.template, max_tokens=args.max_tokens)
+                          template=args.template, max_tokens=args.max_tokens, tools_json=args.tools_json)
     if opts.format == "tokens" and not args.tokenizer:
         raise ValueError("--format tokens needs --tokenizer PATH (a tokenizer with a chat template)")
     started = time.perf_counter()

@@ -16,12 +16,13 @@ its columns (``--layout`` forces one):
 
 Prompts. DAPO wraps each problem in an instruction to end with an ``Answer:`` line; our reward
 (`retool.reward_func`) and verl's ReTool recipe (``math_dapo`` with ``strict_box_verify=True``) read
-the last ``\\boxed{}``, so that instruction would train against the reward. By default
-(``--prompt-style retool``) known wrappers are stripped (DAPO's prefix and suffix, verl's ReTool
-``answer_format`` suffix, our own instruction) and the bare problem is re-wrapped in
-`RETOOL_INSTRUCTION`. ``raw`` keeps the source prompt unchanged; ``messages`` is the ReTool prompt as
-a one-message chat list, which `retool.generate` renders itself with the tool declared (a string
-prompt is taken as already rendered by slime's ``--apply-chat-template``).
+the last ``\\boxed{}``, so that instruction would train against the reward. Known wrappers are
+stripped (DAPO's prefix and suffix, verl's ReTool ``answer_format`` suffix, our own instruction) and
+the bare problem is re-wrapped in `RETOOL_INSTRUCTION` (or the SFT data's own instructions with
+``--instruction-from``). The default ``--prompt-style messages`` writes that as a one-user-message chat
+list: `retool.generate` renders a list itself, through the chat template with the tool declared, and
+slime's ``--apply-chat-template`` renders only lists; a string prompt (``retool``) is taken as already
+rendered and reaches the model without any template. ``raw`` keeps the source prompt unchanged.
 
 Output layouts:
 
@@ -146,7 +147,7 @@ class RLDataOptions:
     """How rows are read and written; the CLI flags one to one."""
 
     layout: str = "auto"
-    prompt_style: str = "retool"
+    prompt_style: str = "messages"
     data_source: str | None = None
     agent_name: str = DEFAULT_AGENT_NAME
     dedupe: bool = False
@@ -378,7 +379,7 @@ def convert_row(
 # ---------------------------------------------------------------------------------------------
 # writing one example
 # ---------------------------------------------------------------------------------------------
-def build_prompt(example: RLExample, style: str = "retool", *, instruction: str = RETOOL_INSTRUCTION) -> Prompt:
+def build_prompt(example: RLExample, style: str = "messages", *, instruction: str = RETOOL_INSTRUCTION) -> Prompt:
     """The prompt in ``style``: ``retool`` a string (instruction + bare problem), ``messages`` that
     string as a one-user-message chat, ``raw`` the source prompt unchanged."""
     if style == "retool":
@@ -423,7 +424,7 @@ def _as_messages(prompt: Prompt) -> list[Message]:
 def to_slime(
     example: RLExample,
     *,
-    prompt_style: str = "retool",
+    prompt_style: str = "messages",
     metadata: bool = True,
     instruction: str = RETOOL_INSTRUCTION,
 ) -> dict[str, Any]:
@@ -445,7 +446,7 @@ def to_verl(
     example: RLExample,
     index: int,
     *,
-    prompt_style: str = "retool",
+    prompt_style: str = "messages",
     agent_name: str = DEFAULT_AGENT_NAME,
     instruction: str = RETOOL_INSTRUCTION,
 ) -> dict[str, Any]:
@@ -599,7 +600,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="force this format for every output instead of going by extension")
     parser.add_argument("--layout", choices=("auto",) + LAYOUTS, default="auto",
                         help="input layout (default: detected per row from its columns)")
-    parser.add_argument("--prompt-style", choices=PROMPT_STYLES, default="retool",
+    parser.add_argument("--prompt-style", choices=PROMPT_STYLES, default="messages",
                         help="retool: bare problem in the code_interpreter/\\boxed instruction (default); "
                              "raw: source prompt unchanged; messages: the retool prompt as a chat message list")
     parser.add_argument("--data-source", default=None, metavar="NAME",

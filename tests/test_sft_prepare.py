@@ -101,7 +101,9 @@ def test_openai_format_has_tool_calls_tool_messages_and_schema():
     assert call["function"]["arguments"]["code"].startswith("import sympy")
     assert row["messages"][2]["content"] == "[2, 3]"
     assert row["messages"][-1] == {"role": "assistant", "content": "The sum is 13.\n\nThe answer is \\boxed{13}."}
-    assert json.loads(row["tools"]) == [tool_schema()]
+    assert row["tools"] == [tool_schema()]
+    legacy = to_openai(parse_row(retool_sft_rows()[1]), PrepareOptions("openai", tools_json=True))
+    assert json.loads(legacy["tools"]) == [tool_schema()]
 
 
 def test_a_trace_without_code_is_one_assistant_turn():

@@ -34,6 +34,11 @@ DAPO_ANSWERS = ["2", "9", "156"]
 VERL_COLUMNS = ["data_source", "prompt", "ability", "reward_model", "extra_info", "agent_name"]
 
 
+def user(content: str) -> list[dict]:
+    """The default (messages) prompt: one user message."""
+    return [{"role": "user", "content": content}]
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -59,12 +64,13 @@ def test_dapo_to_slime_strips_dapo_instruction(dapo_file: Path, tmp_path: Path, 
     assert rl_data(dapo_file, "-o", out) == 0
     rows = read_jsonl(out)
     assert [list(r) for r in rows] == [["prompt", "label", "metadata"]] * 3
-    assert [r["prompt"] for r in rows] == [RETOOL_INSTRUCTION + p for p in DAPO_PROBLEMS]
+    assert [r["prompt"] for r in rows] == [user(RETOOL_INSTRUCTION + p) for p in DAPO_PROBLEMS]
     assert [r["label"] for r in rows] == DAPO_ANSWERS
     assert rows[0]["metadata"] == {"data_source": "math_dapo", "source_id": "9a1f0c2e-0000"}
     for row in rows:
-        assert "Answer:" not in row["prompt"] and "$Answer" not in row["prompt"]
-        assert "code_interpreter" in row["prompt"] and "\\boxed{}" in row["prompt"]
+        text = row["prompt"][0]["content"]
+        assert "Answer:" not in text and "$Answer" not in text
+        assert "code_interpreter" in text and "\\boxed{}" in text
     err = capsys.readouterr().err
     assert "rl-data: 3 of 3 rows written, 0 dropped" in err
     assert "instructions_stripped: 3" in err
@@ -139,7 +145,7 @@ def test_aime_uppercase_parquet(tmp_path: Path) -> None:
     assert rl_data(src, "-o", slime, "-o", verl) == 0
     rows = read_jsonl(slime)
     assert [r["label"] for r in rows] == ["7", "29"]  # ints in the source, strings out
-    assert rows[0]["prompt"] == RETOOL_INSTRUCTION + aime_rows()[0]["Problem"]
+    assert rows[0]["prompt"] == user(RETOOL_INSTRUCTION + aime_rows()[0]["Problem"])
     assert rows[0]["metadata"] == {"data_source": "aime_2024", "source_id": "2024-I-1"}
     verl_rows = read_parquet(verl)
     assert [r["data_source"] for r in verl_rows] == ["aime_2024", "aime_2024"]
@@ -168,7 +174,7 @@ def test_slime_layout_input(tmp_path: Path) -> None:
     slime, verl = tmp_path / "out.jsonl", tmp_path / "out.parquet"
     assert rl_data(src, "-o", slime, "-o", verl) == 0
     got = read_jsonl(slime)
-    assert [r["prompt"] for r in got] == [RETOOL_INSTRUCTION + p for p in DAPO_PROBLEMS]
+    assert [r["prompt"] for r in got] == [user(RETOOL_INSTRUCTION + p) for p in DAPO_PROBLEMS]
     assert [r["label"] for r in got] == DAPO_ANSWERS
     assert got[0]["metadata"] == {"data_source": "dapo", "level": 3}
     assert got[1]["metadata"] == {"data_source": "math"}
@@ -309,7 +315,8 @@ def test_api_round_trip() -> None:
     assert isinstance(example, RLExample)
     assert example.problem == DAPO_PROBLEMS[1] and example.ground_truth == "9" and example.instruction_stripped
     assert build_prompt(example, "raw") == [{"role": "user", "content": row["prompt"][0]["content"]}]
-    assert to_slime(example, metadata=False) == {"prompt": RETOOL_INSTRUCTION + DAPO_PROBLEMS[1], "label": "9"}
+    assert to_slime(example, metadata=False) == {"prompt": user(RETOOL_INSTRUCTION + DAPO_PROBLEMS[1]), "label": "9"}
+    assert to_slime(example, prompt_style="retool", metadata=False) == {"prompt": RETOOL_INSTRUCTION + DAPO_PROBLEMS[1], "label": "9"}
     verl = to_verl(example, 7, prompt_style="messages")
     assert verl["extra_info"]["index"] == 7 and verl["prompt"][0]["content"].endswith(DAPO_PROBLEMS[1])
     examples, report = convert_rows([row, {"x": 1}, row], RLDataOptions(dedupe=True))
@@ -367,8 +374,9 @@ def test_instructions_can_come_from_the_sft_data(tmp_path: Path, dapo_file: Path
     out = tmp_path / "rl.jsonl"
     assert rl_data(dapo_file, "-o", out, "--instruction-from", sft) == 0
     first = read_jsonl(out)[0]
+    [message] = first["prompt"]
     trained = to_slime(parse_row(retool_sft_rows()[0]), PrepareOptions("slime"))["messages"][0]["content"]
     head = trained[: trained.index("*user question:*\n") + len("*user question:*\n")]
-    assert first["prompt"].startswith(head)
-    assert first["prompt"][len(head):] == "Find the remainder when 2^10 is divided by 7."
+    assert message["content"].startswith(head)
+    assert message["content"][len(head):] == "Find the remainder when 2^10 is divided by 7."
     assert rl_data(dapo_file, "-o", out, "--instruction-from", dapo_file) == 2  # not ReTool-SFT data

@@ -329,3 +329,45 @@ ray_start_if_needed() {
     ray start --head --node-ip-address "${address%:*}" --port "${address##*:}" --num-gpus "$num_gpus" \
         --disable-usage-stats --dashboard-host=0.0.0.0 --dashboard-port="$dashboard_port"
 }
+
+# ---------------------------------------------------------------------------------------------
+# slime flag groups shared by the SFT and RL scripts (slime's examples/retool/*.sh); each sets
+# one array from the variables the calling script defined.
+# ---------------------------------------------------------------------------------------------
+slime_perf_args() {
+    # shellcheck disable=SC2034  # the array is for the calling script
+    PERF_ARGS=(
+        --tensor-model-parallel-size "$TP_SIZE"
+        --sequence-parallel
+        --pipeline-model-parallel-size "$PP_SIZE"
+        --context-parallel-size "$CP_SIZE"
+        --expert-model-parallel-size 1
+        --expert-tensor-parallel-size 1
+        --recompute-granularity full
+        --recompute-method uniform
+        --recompute-num-layers 1
+        --use-dynamic-batch-size
+        --max-tokens-per-gpu "$MAX_TOKENS_PER_GPU"
+    )
+}
+
+slime_wandb_args() {
+    # shellcheck disable=SC2034  # the array is for the calling script
+    WANDB_ARGS=()
+    if is_true "$USE_WANDB"; then
+        # shellcheck disable=SC2034
+        WANDB_ARGS=(--use-wandb --wandb-project "$WANDB_PROJECT" --wandb-group "$WANDB_GROUP")
+    fi
+}
+
+slime_misc_args() {
+    # shellcheck disable=SC2034  # the array is for the calling script
+    # Megatron's default dropout is 0.1; fp32 reductions and softmax as in slime's examples
+    MISC_ARGS=(
+        --attention-dropout 0.0
+        --hidden-dropout 0.0
+        --accumulate-allreduce-grads-in-fp32
+        --attention-softmax-in-fp32
+        --attention-backend "$ATTENTION_BACKEND"
+    )
+}

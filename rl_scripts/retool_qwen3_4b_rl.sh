@@ -196,19 +196,7 @@ if [[ -n "$EVAL_DATA" ]]; then
         --eval-top-p "$EVAL_TOP_P"
     )
 fi
-PERF_ARGS=(
-    --tensor-model-parallel-size "$TP_SIZE"
-    --sequence-parallel
-    --pipeline-model-parallel-size "$PP_SIZE"
-    --context-parallel-size "$CP_SIZE"
-    --expert-model-parallel-size 1
-    --expert-tensor-parallel-size 1
-    --recompute-granularity full
-    --recompute-method uniform
-    --recompute-num-layers 1
-    --use-dynamic-batch-size
-    --max-tokens-per-gpu "$MAX_TOKENS_PER_GPU"
-)
+slime_perf_args  # PERF_ARGS, shared with the other slime script (common.sh)
 GRPO_ARGS=(
     --advantage-estimator grpo
     --use-kl-loss
@@ -226,21 +214,12 @@ OPTIMIZER_ARGS=(
     --adam-beta1 "$ADAM_BETA1"
     --adam-beta2 "$ADAM_BETA2"
 )
-WANDB_ARGS=()
-if is_true "$USE_WANDB"; then
-    WANDB_ARGS=(--use-wandb --wandb-project "$WANDB_PROJECT" --wandb-group "$WANDB_GROUP")
-fi
+slime_wandb_args  # WANDB_ARGS
 SGLANG_ARGS=(
     --rollout-num-gpus-per-engine "$ROLLOUT_GPUS_PER_ENGINE"
     --sglang-mem-fraction-static "$SGLANG_MEM_FRACTION"
 )
-MISC_ARGS=(
-    --attention-dropout 0.0
-    --hidden-dropout 0.0
-    --accumulate-allreduce-grads-in-fp32
-    --attention-softmax-in-fp32
-    --attention-backend "$ATTENTION_BACKEND"
-)
+slime_misc_args  # MISC_ARGS
 CUSTOM_ARGS=(
     --custom-generate-function-path retool.generate
     --custom-rm-path retool.reward_func

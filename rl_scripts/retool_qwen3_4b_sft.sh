@@ -115,19 +115,7 @@ SFT_ARGS=(
     --disable-compute-advantages-and-returns
     --debug-train-only
 )
-PERF_ARGS=(
-    --tensor-model-parallel-size "$TP_SIZE"
-    --sequence-parallel
-    --pipeline-model-parallel-size "$PP_SIZE"
-    --context-parallel-size "$CP_SIZE"
-    --expert-model-parallel-size 1
-    --expert-tensor-parallel-size 1
-    --recompute-granularity full
-    --recompute-method uniform
-    --recompute-num-layers 1
-    --use-dynamic-batch-size
-    --max-tokens-per-gpu "$MAX_TOKENS_PER_GPU"
-)
+slime_perf_args  # PERF_ARGS, shared with the other slime script (common.sh)
 # Upstream passes both --lr-warmup-iters and --lr-warmup-fraction; Megatron accepts only one of
 # them, so the iteration count is kept.
 OPTIMIZER_ARGS=(
@@ -140,17 +128,8 @@ OPTIMIZER_ARGS=(
     --adam-beta1 "$ADAM_BETA1"
     --adam-beta2 "$ADAM_BETA2"
 )
-WANDB_ARGS=()
-if is_true "$USE_WANDB"; then
-    WANDB_ARGS=(--use-wandb --wandb-project "$WANDB_PROJECT" --wandb-group "$WANDB_GROUP")
-fi
-MISC_ARGS=(
-    --attention-dropout 0.0
-    --hidden-dropout 0.0
-    --accumulate-allreduce-grads-in-fp32
-    --attention-softmax-in-fp32
-    --attention-backend "$ATTENTION_BACKEND"
-)
+slime_wandb_args  # WANDB_ARGS
+slime_misc_args  # MISC_ARGS
 
 RUNTIME_ENV_JSON="$("$PYTHON" "$RL_SCRIPTS_DIR/preflight.py" runtime-env \
     "PYTHONPATH=$MEGATRON_DIR:$SLIME_DIR:$REPO_DIR" \

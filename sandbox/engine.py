@@ -158,9 +158,13 @@ class Sandbox:
 
     # ------------------------------------------------------------------ sessions
     def session(self, *, memory_mb: int | None = None, timeout_s: float | None = None,
-                display: bool = False) -> "Session":
-        """A stateful interpreter: variables persist across `run` calls until the session closes."""
-        return Session(self, memory_mb=memory_mb, timeout_s=timeout_s, display=display)
+                display: bool = False, wait_s: float | None = None) -> "Session":
+        """A stateful interpreter: variables persist across `run` calls until the session closes.
+
+        When all ``max_sessions`` slots are taken, starting raises at once, or with ``wait_s`` waits
+        up to that long for a slot (batch users such as data verification queue instead of failing).
+        """
+        return Session(self, memory_mb=memory_mb, timeout_s=timeout_s, display=display, wait_s=wait_s)
 
 
 class Session:
@@ -170,10 +174,12 @@ class Session:
     cell starts a fresh one and its result says that earlier state is gone.
     """
 
-    def __init__(self, sandbox: Sandbox, *, memory_mb: int | None, timeout_s: float | None, display: bool) -> None:
+    def __init__(self, sandbox: Sandbox, *, memory_mb: int | None, timeout_s: float | None, display: bool,
+                 wait_s: float | None = None) -> None:
         self.sandbox = sandbox
         self.limits = sandbox.config.limits(timeout_s=timeout_s, memory_mb=memory_mb)
         self.display = display
+        self.wait_s = wait_s
         self._worker: Worker | None = None
         self._lock = asyncio.Lock()
         self._closed = False
@@ -194,9 +200,13 @@ class Session:
         sb = self.sandbox
         if sb._pool is None:
             await sb.start()
-        if sb._session_slots.locked():
-            raise SandboxError(f"too many live sessions (max_sessions={sb.config.max_sessions}); close one first")
-        await sb._session_slots.acquire()
+        full = f"too many live sessions (max_sessions={sb.config.max_sessions}); close one first"
+        if sb._session_slots.locked() and not self.wait_s:
+            raise SandboxError(full)
+        try:
+            await asyncio.wait_for(sb._session_slots.acquire(), self.wait_s)
+        except asyncio.TimeoutError:
+            raise SandboxError(f"{full} (waited {self.wait_s:g} s)") from None
         self._has_slot = True
         sb._sessions.add(self)
         try:

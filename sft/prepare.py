@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from retool.agent_loop import INTERPRETER_CLOSE, INTERPRETER_OPEN
+
 from .io import Progress, Report, RowIssue, count_rows, read_rows, write_rows
 from .retool_format import Trace, parse_row, render_trace, user_prompt
 
@@ -183,8 +185,6 @@ class TokenEncoder:
         return [(text, trained) for text, trained in pieces if text]
 
     def _split_observations(self, body: str) -> list[tuple[str, bool]]:
-        from retool.agent_loop import INTERPRETER_CLOSE, INTERPRETER_OPEN
-
         out: list[tuple[str, bool]] = []
         pos = 0
         while True:

@@ -358,6 +358,7 @@ def check_cell(row: int, cell: int, expected: str, result: ExecResult, config: V
 
 
 # ---------------------------------------------------------------------------------------- execution
+SESSION_WAIT_S = 60.0
 
 
 def _sandbox_failure(row: int, cells: Sequence, start: int, message: str) -> list[CellCheck]:
@@ -367,27 +368,14 @@ def _sandbox_failure(row: int, cells: Sequence, start: int, message: str) -> lis
             for i in range(start, len(cells))]
 
 
-async def _open_session(sandbox: Sandbox, config: VerifyConfig, *, wait_s: float = 60.0):
-    """A started session; waits while other users of a shared sandbox hold all its session slots."""
-    deadline = time.monotonic() + wait_s
-    delay = 0.05
-    while True:
-        session = sandbox.session(memory_mb=config.memory_mb, timeout_s=config.timeout_s, display=config.display)
-        try:
-            await session.start()
-            return session
-        except SandboxError as exc:
-            if "too many live sessions" not in str(exc) or time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
-
-
 async def _run_in_session(sandbox: Sandbox, trace: Trace, row: int, config: VerifyConfig) -> list[CellCheck]:
     """The row's cells in order in one interpreter, so later cells see earlier cells' variables."""
     cells = trace.cells
     try:
-        session = await _open_session(sandbox, config)
+        # wait for a slot when other users of a shared sandbox hold them all
+        session = sandbox.session(memory_mb=config.memory_mb, timeout_s=config.timeout_s,
+                                  display=config.display, wait_s=SESSION_WAIT_S)
+        await session.start()
     except SandboxError as exc:
         return _sandbox_failure(row, cells, 0, f"no session: {exc}")
     checks: list[CellCheck] = []

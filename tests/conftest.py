@@ -39,6 +39,22 @@ def tiny_model(tmp_path_factory):
     return build_tiny_model(tmp_path_factory.getbasetemp() / "retool_tiny_model")
 
 
+@pytest.fixture(scope="session")
+def tokenizer(tiny_model):
+    """The tiny model's tokenizer, loaded once (the engines load the same files)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(tiny_model))
+
+
+@pytest.fixture(scope="session")
+def prompt(tokenizer):
+    """One chat-rendered question as token ids, the prompt the engine tests generate from."""
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "What is 6 * 7?"}], tokenize=False,
+                                         add_generation_prompt=True)
+    return tokenizer.encode(text, add_special_tokens=False)
+
+
 @pytest.fixture
 def tmp_cwd(tmp_path):
     old = os.getcwd()

@@ -21,14 +21,6 @@ async def engine(tiny_model):
     await eng.close()
 
 
-@pytest.fixture(scope="module")
-def prompt(engine):
-    tok = engine.tokenizer
-    text = tok.apply_chat_template([{"role": "user", "content": "What is 6 * 7?"}], tokenize=False,
-                                   add_generation_prompt=True)
-    return tok.encode(text, add_special_tokens=False)
-
-
 def manual_logprobs(engine, prompt, tokens):
     """Per-token logprobs of `tokens` after `prompt` from one plain forward pass."""
     import torch

@@ -45,14 +45,6 @@ async def engine(tiny_model):
     await eng.close()
 
 
-@pytest.fixture(scope="module")
-def prompt(engine):
-    tok = engine.tokenizer
-    text = tok.apply_chat_template([{"role": "user", "content": "What is 6 * 7?"}], tokenize=False,
-                                   add_generation_prompt=True)
-    return tok.encode(text, add_special_tokens=False)
-
-
 async def test_greedy(engine, prompt):
     assert isinstance(engine, Engine)
     assert vllm_processes(), "expected a vLLM EngineCore process while the engine is up"

@@ -74,6 +74,26 @@ async def test_cap_on_live_sessions(sb):
         assert (await s.run("print(1)")).stdout == "1\n"
 
 
+async def test_a_session_can_wait_for_a_slot(sb):
+    opened = [sb.session() for _ in range(3)]
+    for s in opened:
+        await s.start()
+    try:
+        with pytest.raises(SandboxError, match="waited"):
+            await sb.session(wait_s=0.2).start()
+        later = sb.session(wait_s=10)
+        opened.append(later)
+        waiting = asyncio.create_task(later.start())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await opened.pop(0).close()  # a slot frees up: the waiting session gets it
+        await asyncio.wait_for(waiting, 10)
+        assert (await later.run("print(3)")).stdout == "3\n"
+    finally:
+        for s in opened:
+            await s.close()
+
+
 async def test_closed_session_refuses_runs(sb):
     s = sb.session()
     await s.start()

@@ -25,13 +25,6 @@ def raw(tmp_path_factory):
     return write_parquet(retool_sft_rows() + retool_malformed_rows(), path)
 
 
-@pytest.fixture(scope="module")
-def tokenizer(tiny_model):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(tiny_model)
-
-
 # ------------------------------------------------------------------------------------------ parsing
 def test_parse_row_reads_question_cells_outputs_and_answer():
     trace = parse_row(retool_sft_rows()[1])

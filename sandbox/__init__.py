@@ -10,7 +10,7 @@ This package imports nothing else of the project's; `retool` and `sft` use only 
 
 from .config import DEFAULT_ALLOWED_MODULES, DEFAULT_PRELOAD, SandboxConfig
 from .engine import Sandbox, Session
-from .types import ExecResult, SandboxError, SessionClosed, Status
+from .types import ExecResult, SandboxError, SandboxStats, SessionClosed, SessionLimitReached, Status
 
 __all__ = [
     "DEFAULT_ALLOWED_MODULES",
@@ -19,7 +19,9 @@ __all__ = [
     "Sandbox",
     "SandboxConfig",
     "SandboxError",
+    "SandboxStats",
     "Session",
     "SessionClosed",
+    "SessionLimitReached",
     "Status",
 ]

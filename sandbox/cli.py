@@ -1,4 +1,4 @@
-"""`python -m sandbox` (also `retool-sandbox`): run, batch, check, demo."""
+"""`python -m sandbox` (also `retool-sandbox`): run, batch, check, demo, serve."""
 
 from __future__ import annotations
 
@@ -226,13 +226,63 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--concurrency", type=int, default=32)
     batch.add_argument("-o", "--output", default=None, help="output JSONL (default stdout)")
 
+    serve = sub.add_parser("serve", parents=[common], help="serve the sandbox over HTTP (SandboxFusion-compatible)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--token", default=None,
+                       help="bearer token clients must send (default: $RETOOL_SANDBOX_TOKEN); "
+                            "required for a non-loopback --host")
+    serve.add_argument("--max-inflight", type=int, default=None, help="runs handed to the sandbox at once "
+                       "(default: 2 x workers)")
+    serve.add_argument("--max-queued", type=int, default=None, help="runs waiting beyond that before 429s")
+    serve.add_argument("--max-queue-wait", type=float, default=None, help="seconds a run may wait for a slot")
+    serve.add_argument("--max-timeout", type=float, default=None, help="cap on a request's run timeout (s)")
+    serve.add_argument("--max-memory-mb", type=int, default=None, help="cap on a request's memory limit")
+    serve.add_argument("--no-access-log", action="store_true", help="no JSON line per request on stderr")
+
     sub.add_parser("check", parents=[common], help="show the isolation in effect and run a self-test")
     sub.add_parser("demo", parents=[common], help="check, then a few example programs")
     return parser
 
 
+# ---------------------------------------------------------------------- serve
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """Blocking (uvicorn owns the event loop, so the sandbox starts inside it)."""
+    import os
+
+    try:
+        from .service import ServiceConfig, serve
+    except ImportError as exc:
+        print(f"sandbox: serve needs the [service] extra (fastapi, uvicorn): {exc}", file=sys.stderr)
+        return 2
+    config = _config(args)
+    kwargs = {"host": args.host, "port": args.port, "token": args.token or os.environ.get("RETOOL_SANDBOX_TOKEN"),
+              "max_inflight": args.max_inflight or 2 * config.worker_count, "access_log": not args.no_access_log,
+              "max_sessions": config.max_sessions}
+    for key, value in (("max_queued", args.max_queued), ("max_queue_wait_s", args.max_queue_wait),
+                       ("max_timeout_s", args.max_timeout), ("max_memory_mb", args.max_memory_mb)):
+        if value is not None:
+            kwargs[key] = value
+    kwargs.setdefault("max_timeout_s", config.max_timeout_s)
+    kwargs.setdefault("max_memory_mb", config.max_memory_mb)
+    kwargs["default_timeout_s"] = config.timeout_s
+    service = ServiceConfig(**kwargs)
+    config = config.with_(max_timeout_s=max(config.max_timeout_s, service.max_timeout_s),
+                          max_memory_mb=max(config.max_memory_mb, service.max_memory_mb))
+    print(f"sandbox: serving on http://{service.host}:{service.port} ({config.worker_count} workers, "
+          f"auth {'on' if service.token else 'off'})", file=sys.stderr, flush=True)
+    return serve(Sandbox(config), service)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        try:
+            return _cmd_serve(args)
+        except SandboxError as exc:
+            print(f"sandbox: {exc}", file=sys.stderr)
+            return 2
     handler = {"run": _cmd_run, "batch": _cmd_batch, "check": _cmd_check, "demo": _cmd_demo}[args.command]
     if getattr(args, "concurrency", 1) < 1:
         print("sandbox: --concurrency must be at least 1", file=sys.stderr)

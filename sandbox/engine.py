@@ -11,7 +11,7 @@ from .config import Limits, SandboxConfig
 from .isolation import BackendChoice, select_backend
 from .pool import WorkerPool
 from .prepare import FILENAME, check_program, decode_code
-from .types import ExecResult, SandboxError, SessionClosed, Status
+from .types import ExecResult, SandboxError, SandboxStats, SessionClosed, SessionLimitReached, Status
 from .worker import Worker, WorkerLost
 
 # Code larger than this is checked in a thread so parsing never stalls the event loop.
@@ -96,6 +96,12 @@ class Sandbox:
             info["python"] = worker.info.get("python")
         return info
 
+    def stats(self) -> SandboxStats:
+        """Counts for a service's metrics; cheap, no I/O."""
+        pool = self._pool
+        return SandboxStats(workers_live=pool.size if pool else 0, worker_restarts=pool.discarded if pool else 0,
+                            sessions_live=len(self._sessions))
+
     # ------------------------------------------------------------------ runs
     async def run(
         self,
@@ -158,13 +164,18 @@ class Sandbox:
 
     # ------------------------------------------------------------------ sessions
     def session(self, *, memory_mb: int | None = None, timeout_s: float | None = None,
-                display: bool = False, wait_s: float | None = None) -> "Session":
+                display: bool = False, wait_s: float | None = None,
+                files: Mapping[str, str | bytes] | None = None) -> "Session":
         """A stateful interpreter: variables persist across `run` calls until the session closes.
+
+        ``files`` are written into the session's scratch directory when its interpreter starts
+        (and again if a lost interpreter is replaced), as `run` does for one program.
 
         When all ``max_sessions`` slots are taken, starting raises at once, or with ``wait_s`` waits
         up to that long for a slot (batch users such as data verification queue instead of failing).
         """
-        return Session(self, memory_mb=memory_mb, timeout_s=timeout_s, display=display, wait_s=wait_s)
+        return Session(self, memory_mb=memory_mb, timeout_s=timeout_s, display=display, wait_s=wait_s,
+                       files=files)
 
 
 class Session:
@@ -175,8 +186,13 @@ class Session:
     """
 
     def __init__(self, sandbox: Sandbox, *, memory_mb: int | None, timeout_s: float | None, display: bool,
-                 wait_s: float | None = None) -> None:
+                 wait_s: float | None = None, files: Mapping[str, str | bytes] | None = None) -> None:
         self.sandbox = sandbox
+        # Checked here so a bad name is the caller's error at once, not a failed start later.
+        try:
+            self._files = _pack_inputs(files, None, 0) if files else (b"", [])
+        except ValueError as exc:
+            raise SandboxError(str(exc)) from None
         self.limits = sandbox.config.limits(timeout_s=timeout_s, memory_mb=memory_mb)
         self.display = display
         self.wait_s = wait_s
@@ -188,6 +204,9 @@ class Session:
         self._lost_note: str | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
         self._has_slot = False
+        # Typed facts about the latest run, for callers that must not parse `error` text:
+        self.interpreter_lost = False  # the latest run ended the interpreter (its state is gone)
+        self.state_reset = False  # the latest run started in a fresh interpreter after a loss
 
     async def __aenter__(self) -> "Session":
         await self.start()
@@ -202,11 +221,11 @@ class Session:
             await sb.start()
         full = f"too many live sessions (max_sessions={sb.config.max_sessions}); close one first"
         if sb._session_slots.locked() and not self.wait_s:
-            raise SandboxError(full)
+            raise SessionLimitReached(full)
         try:
             await asyncio.wait_for(sb._session_slots.acquire(), self.wait_s)
         except asyncio.TimeoutError:
-            raise SandboxError(f"{full} (waited {self.wait_s:g} s)") from None
+            raise SessionLimitReached(f"{full} (waited {self.wait_s:g} s)") from None
         self._has_slot = True
         sb._sessions.add(self)
         try:
@@ -220,7 +239,8 @@ class Session:
     async def _open_interpreter(self) -> None:
         self._worker.limit_memory(self.limits.memory_mb)
         header = self.sandbox._request_header("session_open", "", self.limits)
-        reply, _ = await self._worker.request(header, b"", self.sandbox.config.start_timeout_s)
+        payload, header["files"] = self._files
+        reply, _ = await self._worker.request(header, payload, self.sandbox.config.start_timeout_s)
         if not reply.get("ok"):
             raise WorkerLost(f"session could not start: {reply.get('error')}")
         self._open = True
@@ -250,6 +270,7 @@ class Session:
                 raise SessionClosed(f"session is closed ({self._close_reason})")
             self._touch()
             note = None
+            self.interpreter_lost = self.state_reset = False
             try:
                 if not self._open:
                     await self._open_interpreter()
@@ -260,14 +281,17 @@ class Session:
                 reply, out = await self._worker.request(header, b"", limits.timeout_s + _GRACE_S)
                 oom_after = self._worker.oom_kills()
             except WorkerLost as exc:
+                self.interpreter_lost = True
                 await self.close(reason=f"worker lost: {exc}")
                 return ExecResult(Status.SANDBOX_ERROR, error=str(exc), duration_s=time.monotonic() - started)
             result = to_result(reply, out, limits, oom_before, oom_after)
             if reply.get("session_lost"):
+                self.interpreter_lost = True
                 self._open = False
                 self._lost_note = "the previous cell ended the session's interpreter; earlier state is gone"
                 result = _with_error(result, "the session's interpreter ended; the next run starts a fresh one")
             if note:
+                self.state_reset = True
                 result = _with_error(result, note)
             self._touch()
             return result

@@ -35,6 +35,7 @@ class WorkerPool:
         self._pending = asyncio.Semaphore(config.max_pending)
         self._closed = False
         self.failures = 0
+        self.discarded = 0  # workers dropped after failing or dying (each is replaced)
         self.last_failure: str | None = None
 
     async def start(self) -> None:
@@ -126,6 +127,7 @@ class WorkerPool:
         self._free_indices.append(worker.index)
 
     async def _discard(self, worker: Worker) -> None:
+        self.discarded += 1
         self._workers.discard(worker)
         await worker.close()
         self._free_indices.append(worker.index)

@@ -52,3 +52,16 @@ class SandboxError(Exception):
 
 class SessionClosed(SandboxError):
     """The session was closed (explicitly, by the idle timeout, or with its sandbox)."""
+
+
+class SessionLimitReached(SandboxError):
+    """Every session slot (``max_sessions``) is taken: a capacity condition to retry later, not a bad config."""
+
+
+@dataclass(frozen=True)
+class SandboxStats:
+    """A snapshot for metrics: how many warm workers are live, how many were replaced, live sessions."""
+
+    workers_live: int = 0
+    worker_restarts: int = 0
+    sessions_live: int = 0

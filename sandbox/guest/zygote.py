@@ -579,6 +579,15 @@ def _write_stdin(data):
     return fd
 
 
+def _split_files(index, payload):
+    """{name: bytes} from the header's [name, size] list and the payload they were packed into."""
+    blobs, offset = {}, 0
+    for name, size in index or ():
+        blobs[name] = payload[offset:offset + size]
+        offset += size
+    return blobs
+
+
 def _write_files(files):
     for name, data in (files or {}).items():
         path = os.path.normpath(os.path.join(Zygote.scratch, name))
@@ -732,6 +741,7 @@ def handle_run(req, payload):
 def handle_session_open(req, payload):
     handle_session_close(None, b"")
     wipe(Zygote.scratch)
+    _write_files(_split_files(req.get("files"), payload))
     pid, out_r, err_r, st_r, cmd_w = _spawn(req, b"", session=True)
     Zygote.session_pid = pid
     Zygote.session_cmd = cmd_w

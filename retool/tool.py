@@ -55,9 +55,11 @@ class ToolResult:
 class CodeInterpreterTool:
     """Runs model-written code through a `sandbox.Sandbox`.
 
-    Pass a running sandbox to share its warm workers between tools; otherwise the tool starts its own
-    on first use and `close` stops it. Each call is independent (no session), matching how ReTool and
-    slime run code; one slow program only occupies one sandbox worker, never the caller's event loop.
+    Pass a running sandbox to share its warm workers between tools; otherwise the tool uses the
+    service at ``$RETOOL_SANDBOX_URL`` when that is set (a `sandbox.client.SandboxClient`, same
+    interface), else starts its own sandbox on first use; `close` stops what it started. Each call
+    is independent (no session), matching how ReTool and slime run code; one slow program only
+    occupies one sandbox worker, never the caller's event loop.
     """
 
     name = "code_interpreter"
@@ -139,6 +141,13 @@ class CodeInterpreterTool:
         if self._sandbox is not None:
             return self._sandbox
         async with self._start_lock:  # concurrent first calls must not start several sandboxes
+            if self._sandbox is None:
+                from sandbox.client import client_from_env  # RETOOL_SANDBOX_URL: a remote service
+
+                remote = client_from_env(default_timeout_s=self.timeout_s)
+                if remote is not None:
+                    await remote.start()
+                    self._sandbox = remote
             if self._sandbox is None:
                 from sandbox import Sandbox, SandboxConfig
 

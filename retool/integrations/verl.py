@@ -185,8 +185,9 @@ async def _shared_sandbox(config: "SandboxConfig") -> "Sandbox":
         sandbox = state.sandboxes.get(key)
         if sandbox is None:
             from sandbox import Sandbox
+            from sandbox.client import client_from_env  # $RETOOL_SANDBOX_URL: a remote service
 
-            sandbox = Sandbox(config)
+            sandbox = client_from_env(default_timeout_s=config.timeout_s) or Sandbox(config)
             await sandbox.start()
             state.sandboxes[key] = sandbox
     return sandbox

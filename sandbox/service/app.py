@@ -219,6 +219,11 @@ def create_app(backend: SandboxBackend, config: ServiceConfig | None = None, *, 
     async def _api_error(_request, exc: ApiError):
         return exc.response()
 
+    @api.exception_handler(_BodyTooLarge)
+    async def _too_large(_request, exc: _BodyTooLarge):
+        return ApiError(413, "body_too_large", f"request body exceeds the limit of {config.max_body_bytes} bytes"
+                        ).response()
+
     @api.exception_handler(ClientGone)
     async def _gone(request, exc: ClientGone):
         service.metrics.rejections.labels("client_gone").inc()

@@ -99,8 +99,11 @@ class Sandbox:
     def stats(self) -> SandboxStats:
         """Counts for a service's metrics; cheap, no I/O."""
         pool = self._pool
-        return SandboxStats(workers_live=pool.size if pool else 0, worker_restarts=pool.discarded if pool else 0,
-                            sessions_live=len(self._sessions))
+        if pool is None:
+            return SandboxStats(sessions_live=len(self._sessions))
+        in_sessions = sum(1 for s in self._sessions if s._worker is not None)
+        return SandboxStats(workers_live=pool.size + pool.spare_count + in_sessions,
+                            worker_restarts=pool.discarded, sessions_live=len(self._sessions))
 
     # ------------------------------------------------------------------ runs
     async def run(

@@ -137,6 +137,10 @@ class WorkerPool:
     def size(self) -> int:
         return len(self._workers)
 
+    @property
+    def spare_count(self) -> int:
+        return len(self._spares)
+
     async def close(self) -> None:
         self._closed = True
         for task in list(self._tasks):

@@ -126,6 +126,7 @@ def test_sync_client(server):
 
 
 async def test_health_ready_metrics_and_log(server, client):
+    assert (await client.run("print(1)")).ok
     async with aiohttp.ClientSession() as http:
         async with http.get(server.url + "/healthz") as r:
             assert r.status == 200
@@ -134,9 +135,11 @@ async def test_health_ready_metrics_and_log(server, client):
         async with http.get(server.url + "/metrics") as r:
             text = await r.text()
     for name in ("sandbox_requests_total", "sandbox_run_seconds_bucket", "sandbox_queue_wait_seconds_bucket",
-                 "sandbox_queue_depth", "sandbox_inflight_runs", "sandbox_workers_live 2.0",
+                 "sandbox_queue_depth", "sandbox_inflight_runs", "sandbox_workers_live ",
                  "sandbox_sessions_live", "sandbox_worker_restarts", 'sandbox_runs_total{status="ok"}'):
         assert name in text, name
+    live = next(line for line in text.splitlines() if line.startswith("sandbox_workers_live "))
+    assert float(live.split()[1]) >= 2
     lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
     run = next(line for line in lines if line["endpoint"] == "/v1/run")
     assert {"id", "endpoint", "http_status", "status", "queue_s", "run_s", "total_s"} <= set(run)

@@ -238,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-queue-wait", type=float, default=None, help="seconds a run may wait for a slot")
     serve.add_argument("--max-timeout", type=float, default=None, help="cap on a request's run timeout (s)")
     serve.add_argument("--max-memory-mb", type=int, default=None, help="cap on a request's memory limit")
+    serve.add_argument("--session-idle", type=float, default=None, help="seconds before an unused HTTP session "
+                       "is closed (default 300)")
+    serve.add_argument("--drain", type=float, default=None, help="seconds in-flight requests get on SIGTERM")
     serve.add_argument("--no-access-log", action="store_true", help="no JSON line per request on stderr")
 
     sub.add_parser("check", parents=[common], help="show the isolation in effect and run a self-test")
@@ -261,7 +264,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
               "max_inflight": args.max_inflight or 2 * config.worker_count, "access_log": not args.no_access_log,
               "max_sessions": config.max_sessions}
     for key, value in (("max_queued", args.max_queued), ("max_queue_wait_s", args.max_queue_wait),
-                       ("max_timeout_s", args.max_timeout), ("max_memory_mb", args.max_memory_mb)):
+                       ("max_timeout_s", args.max_timeout), ("max_memory_mb", args.max_memory_mb),
+                       ("session_idle_s", args.session_idle), ("drain_s", args.drain)):
         if value is not None:
             kwargs[key] = value
     kwargs.setdefault("max_timeout_s", config.max_timeout_s)

@@ -205,3 +205,17 @@ async def test_auth_on():
         async with SandboxClient(srv.url) as c:
             with pytest.raises(ServiceError, match="401"):
                 await c.run("print(1)")
+
+
+async def test_idle_sessions_expire():
+    with ServerProcess("--workers", "1", "--session-idle", "1") as srv:
+        async with SandboxClient(srv.url) as c:
+            s = c.session()
+            await s.start()
+            await s.run("x = 1")
+            await asyncio.sleep(2.5)
+            with pytest.raises(SessionClosed):
+                await s.run("print(x)")
+            async with aiohttp.ClientSession() as http:
+                async with http.get(srv.url + "/metrics") as r:
+                    assert "sandbox_sessions_live 0.0" in await r.text()

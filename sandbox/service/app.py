@@ -224,6 +224,21 @@ def create_app(backend: SandboxBackend, config: ServiceConfig | None = None, *, 
         return ApiError(413, "body_too_large", f"request body exceeds the limit of {config.max_body_bytes} bytes"
                         ).response()
 
+    @api.exception_handler(SessionLimitReached)
+    async def _sessions_full(_request, exc: SessionLimitReached):
+        service.metrics.rejections.labels("sessions_full").inc()
+        return ApiError(429, "sessions_full", str(exc), retryable=True, retry_after_s=1.0).response()
+
+    @api.exception_handler(SandboxError)
+    async def _backend_refused(_request, exc: SandboxError):  # e.g. the sandbox closed while shutting down
+        return ApiError(503, "sandbox_unavailable", str(exc), retryable=True, retry_after_s=1.0).response()
+
+    @api.exception_handler(Exception)
+    async def _ours(request, exc: Exception):
+        log.exception("request %s failed", request.state.request_id)
+        return ApiError(500, "internal", f"{type(exc).__name__}: {exc} (the service's fault; retry)",
+                        retryable=True).response()
+
     @api.exception_handler(ClientGone)
     async def _gone(request, exc: ClientGone):
         service.metrics.rejections.labels("client_gone").inc()

@@ -22,6 +22,7 @@ bench: setup
 	$(PY) bench/reward_throughput.py
 	$(PY) bench/rollout_overlap.py --cpu-mode --nsjail-cpu-shares current,16384
 	$(PY) bench/sft_prepare.py
+	$(PY) bench/service_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

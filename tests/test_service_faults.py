@@ -138,6 +138,18 @@ async def test_disconnect_mid_run_frees_the_worker():
                 break
             await asyncio.sleep(0.1)
         assert '"http_status":499' in srv.log()
+        # a batch whose client goes away gives back every place it reserved
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(asyncio.TimeoutError):
+                await _raw_post(http, srv.url + "/v1/batch",
+                                {"programs": [{"code": "import time; time.sleep(30)"}] * 5}, timeout=0.8)
+            for _ in range(50):
+                async with http.get(srv.url + "/readyz") as r:
+                    ready = await r.json()
+                if ready["queued"] == 0 and ready["inflight"] == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert ready["queued"] == 0 and ready["inflight"] == 0, ready
 
 
 async def test_sigterm_drains_and_leaves_nothing_behind():

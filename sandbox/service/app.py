@@ -90,7 +90,7 @@ class Service:
         self.admission = Admission(config.max_inflight, config.max_queued, config.max_queue_wait_s)
         self.sessions = SessionTable(backend, idle_s=config.session_idle_s, max_sessions=config.max_sessions)
         self.metrics = Metrics(self.admission, backend, lambda: len(self.sessions))
-        self.fusion = Fusion(backend, config)
+        self.fusion = Fusion(backend, config, on_result=self.count)
         self.ready = False
         self.access = logging.getLogger(access_log.LOGGER_NAME)
 
@@ -127,7 +127,11 @@ class Service:
             self.metrics.rejections.labels("draining").inc()
             raise ApiError(503, "draining", str(exc), retryable=True, retry_after_s=1.0) from None
 
+        started = False
+
         async def admitted_work():
+            nonlocal started
+            started = True
             async with self.admission.slot() as grant:
                 self.metrics.queue_seconds.observe(grant.queue_s)
                 request.state.queue_s = round(grant.queue_s, 6)
@@ -142,6 +146,9 @@ class Service:
         except QueueTimeout as exc:
             self.metrics.rejections.labels("queue_timeout").inc()
             raise ApiError(503, "queue_timeout", str(exc), retryable=True, retry_after_s=exc.retry_after_s) from None
+        finally:
+            if not started:  # cancelled before it ever waited: its place was never taken back
+                self.admission.release_reservation(1)
 
     def count(self, result: ExecResult) -> None:
         self.metrics.runs.labels(result.status.value).inc()
@@ -302,7 +309,11 @@ def create_app(backend: SandboxBackend, config: ServiceConfig | None = None, *, 
         except Draining as exc:
             raise ApiError(503, "draining", str(exc), retryable=True, retry_after_s=1.0) from None
 
+        started = 0
+
         async def one(item: RunRequest) -> RunResponse:
+            nonlocal started
+            started += 1
             try:
                 async with service.admission.slot() as grant:
                     service.metrics.queue_seconds.observe(grant.queue_s)
@@ -313,7 +324,11 @@ def create_app(backend: SandboxBackend, config: ServiceConfig | None = None, *, 
                 return RunResponse(status=Status.SANDBOX_ERROR, error=str(exc), infrastructure_error=True,
                                    queue_s=exc.waited_s, id=item.id)
 
-        results = await until_disconnect(request, asyncio.gather(*(one(p) for p in req.programs)))
+        try:
+            results = await until_disconnect(request, asyncio.gather(*(one(p) for p in req.programs)))
+        finally:
+            if started < n:  # items cancelled before they started still hold their places
+                service.admission.release_reservation(n - started)
         return _json(BatchResponse(results=results))
 
     @api.post("/v1/sessions")

@@ -18,6 +18,7 @@ import json
 import posixpath
 import secrets
 import time
+from collections.abc import Callable
 
 from ..backend import SandboxBackend, SessionHandle
 from ..types import ExecResult, Status
@@ -95,9 +96,11 @@ def run_status(run: CommandRunResult) -> tuple[RunStatus, str]:
 class Fusion:
     """Runs SandboxFusion requests on a backend, with the service's caps applied."""
 
-    def __init__(self, backend: SandboxBackend, config: ServiceConfig) -> None:
+    def __init__(self, backend: SandboxBackend, config: ServiceConfig,
+                 on_result: Callable[[ExecResult], None] = lambda result: None) -> None:
         self.backend = backend
         self.config = config
+        self.on_result = on_result  # the service counts every program's result in its metrics
 
     async def run_code(self, req: RunCodeRequest) -> RunCodeResponse:
         if req.language not in SUPPORTED_LANGUAGES:
@@ -115,6 +118,7 @@ class Fusion:
         else:
             result = await self.backend.run(req.code, timeout_s=timeout, memory_mb=memory, stdin=req.stdin,
                                             files=files or None)
+        self.on_result(result)
         run = to_command_result(result)
         status, message = run_status(run)
         if result.status is Status.SANDBOX_ERROR:
@@ -163,6 +167,7 @@ class Fusion:
                 if left <= 0:
                     break
                 result = await s.run(code, timeout_s=min(per_cell, left))
+                self.on_result(result)
                 if result.status is Status.SANDBOX_ERROR:
                     return RunJupyterResponse(status=RunStatus.SandboxError, message=result.error or "sandbox error",
                                               cells=cells)

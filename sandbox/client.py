@@ -262,7 +262,8 @@ class RemoteSession:
         self.session_id = data["session_id"]
         self.instance = data.get("instance")
 
-    async def run(self, code: str | bytes, timeout_s: float | None = None, *, display: bool | None = None) -> ExecResult:
+    async def run(self, code: str | bytes, timeout_s: float | None = None, *,
+                  display: bool | None = None) -> ExecResult:
         if self._closed or self.session_id is None:
             raise SessionClosed("session is closed" if self._closed else "session was not started")
         body = {"code": _text(code), "timeout_s": timeout_s, "display": display}

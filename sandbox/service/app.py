@@ -12,9 +12,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import hmac
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -28,12 +26,13 @@ from ..types import ExecResult, SandboxError, SessionClosed, SessionLimitReached
 from . import access_log
 from .admission import Admission, Draining, Overloaded, QueueTimeout
 from .config import ServiceConfig
+from .errors import ApiError, BodyTooLarge, ClientGone
 from .fusion import BadRequest, Fusion, check_path
+from .gate import Gate
 from .metrics import CONTENT_TYPE, Metrics
 from .models import (
     BatchRequest,
     BatchResponse,
-    ErrorBody,
     RunCodeRequest,
     RunJupyterRequest,
     RunRequest,
@@ -46,34 +45,7 @@ from .models import (
 from .sessions import SessionTable, TooManySessions, UnknownSession
 
 M = TypeVar("M", bound=BaseModel)
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/v1/ping"})
 log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    """An answer other than 200, with a machine-readable code."""
-
-    def __init__(self, http_status: int, code: str, message: str, *, retryable: bool = False,
-                 retry_after_s: float | None = None, session_lost: bool = False) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.body = ErrorBody(error=message, code=code, retryable=retryable, retry_after_s=retry_after_s,
-                              session_lost=session_lost)
-
-    def response(self) -> Response:
-        headers = {}
-        if self.body.retry_after_s is not None:
-            headers["Retry-After"] = str(max(1, int(self.body.retry_after_s + 0.999)))
-        return Response(self.body.model_dump_json(), status_code=self.http_status, headers=headers,
-                        media_type="application/json")
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class ClientGone(Exception):
-    """The client disconnected before its answer was ready; the work was cancelled."""
 
 
 def _json(model: BaseModel) -> Response:
@@ -226,8 +198,8 @@ def create_app(backend: SandboxBackend, config: ServiceConfig | None = None, *, 
     async def _api_error(_request, exc: ApiError):
         return exc.response()
 
-    @api.exception_handler(_BodyTooLarge)
-    async def _too_large(_request, exc: _BodyTooLarge):
+    @api.exception_handler(BodyTooLarge)
+    async def _too_large(_request, exc: BodyTooLarge):
         return ApiError(413, "body_too_large", f"request body exceeds the limit of {config.max_body_bytes} bytes"
                         ).response()
 
@@ -405,85 +377,7 @@ def create_app(backend: SandboxBackend, config: ServiceConfig | None = None, *, 
     async def metrics():
         return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
 
-    return _Gate(api, service)
-
-
-class _Gate:
-    """Pure ASGI wrapper: request id, auth, body cap, access log and request counter."""
-
-    def __init__(self, app, service: Service) -> None:
-        self.app = app
-        self.service = service
-        self.state = app.state  # so callers can reach app.state.service through the gate
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        service = self.service
-        config = service.config
-        started = time.monotonic()
-        headers = dict(scope.get("headers") or ())
-        request_id = (headers.get(b"x-request-id") or b"").decode("latin-1")[:64] or secrets.token_hex(8)
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        sent = {"status": 0}
-        rid_header = (b"x-request-id", request_id.encode("latin-1"))
-
-        async def send_with_id(message):
-            if message["type"] == "http.response.start":
-                sent["status"] = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), rid_header]}
-            await send(message)
-
-        async def refuse(error: ApiError) -> None:
-            response = error.response()
-            await response(scope, receive, send_with_id)
-
-        path = scope.get("path", "")
-        try:
-            if config.token and path not in OPEN_PATHS:
-                auth = headers.get(b"authorization", b"").decode("latin-1")
-                if not hmac.compare_digest(auth.encode(), f"Bearer {config.token}".encode()):
-                    await refuse(ApiError(401, "unauthorized", "missing or wrong bearer token "
-                                          "(send 'Authorization: Bearer <token>')"))
-                    return
-            length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > config.max_body_bytes:
-                await refuse(ApiError(413, "body_too_large", f"request body of {int(length)} bytes exceeds the "
-                                      f"limit of {config.max_body_bytes} bytes"))
-                return
-            await self.app(scope, _capped(receive, config.max_body_bytes), send_with_id)
-        except _BodyTooLarge:
-            if not sent["status"]:
-                await refuse(ApiError(413, "body_too_large",
-                                      f"request body exceeds the limit of {config.max_body_bytes} bytes"))
-        finally:
-            endpoint = state.get("endpoint") or (path if path in OPEN_PATHS or path == "/metrics" else "other")
-            code = sent["status"] or 499
-            service.metrics.requests.labels(endpoint, str(code)).inc()
-            if endpoint not in OPEN_PATHS and endpoint != "/metrics":
-                client = scope.get("client")
-                access_log.log_request(
-                    service.access, request_id=request_id, method=scope.get("method", ""), endpoint=endpoint,
-                    http_status=code, total_s=time.monotonic() - started, queue_s=state.get("queue_s"),
-                    run_s=state.get("run_s"), status=state.get("status"),
-                    client=f"{client[0]}:{client[1]}" if client else None)
-
-
-def _capped(receive, cap: int):
-    """A receive() that raises once the body passes ``cap`` bytes (for bodies without Content-Length)."""
-    seen = 0
-
-    async def wrapped():
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > cap:
-                raise _BodyTooLarge()
-        return message
-
-    return wrapped
+    return Gate(api, service)
 
 
 __all__ = ["ApiError", "Service", "create_app", "until_disconnect"]

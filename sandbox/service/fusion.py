@@ -11,7 +11,6 @@ code is one cell, and trusted cells before and after it set stdin and read the r
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json

@@ -52,6 +52,11 @@ class ServiceError(SandboxError):
         self.code = code
 
 
+class ServiceUnavailable(SandboxError):
+    """The service could not be reached or stayed full through every retry (for calls that cannot
+    answer with a ``sandbox_error`` result instead: starting a session, ping)."""
+
+
 class _Retryable(Exception):
     """A failure worth retrying; ``maybe_ran`` when the request may have reached the server and run."""
 
@@ -209,8 +214,12 @@ class SandboxClient:
                   "stdin": _text(p.get("stdin")), "files": _encode_files(p.get("files")), "id": p.get("id")}
                  for p in programs]
         longest = max((p.get("timeout_s") or self.default_timeout_s for p in programs), default=0)
-        status, data = await self._request("/v1/batch", {"programs": items},
-                                           self._deadline(longest) + len(programs) * 0.01)
+        try:
+            status, data = await self._request("/v1/batch", {"programs": items},
+                                               self._deadline(longest) + len(programs) * 0.01)
+        except _Retryable as exc:
+            failed = ExecResult(Status.SANDBOX_ERROR, error=f"sandbox service unavailable: {exc}")
+            return [RunReply(failed, infrastructure_error=True) for _ in programs]
         self._raise_for(status, data)
         return [RunReply(_result(r), queue_s=r.get("queue_s", 0.0),
                          infrastructure_error=bool(r.get("infrastructure_error"))) for r in data["results"]]
@@ -222,7 +231,11 @@ class SandboxClient:
                              files=files)
 
     async def ping(self) -> bool:
-        status, data = await self._request("/v1/ping", None, 5.0, method="GET")
+        """True when the service answers; False when it cannot be reached (after the retries)."""
+        try:
+            status, data = await self._request("/v1/ping", None, 5.0, method="GET")
+        except _Retryable:
+            return False
         return status == 200 and data == "pong"
 
 
@@ -255,7 +268,11 @@ class RemoteSession:
                 status, data = await self.client._request("/v1/sessions", self.options, self.client._deadline(None))
                 self.client._raise_for(status, data)
                 break
-            except (SessionLimitReached, _Retryable):
+            except _Retryable as exc:
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailable(f"cannot open a session on {self.client.url}: {exc}") from None
+                await asyncio.sleep(random.uniform(0.05, 0.5))
+            except SessionLimitReached:
                 if time.monotonic() >= deadline:
                     raise
                 await asyncio.sleep(random.uniform(0.05, 0.5))
@@ -336,5 +353,5 @@ def client_from_env(environ: Mapping[str, str] | None = None, **kwargs) -> Sandb
     return SandboxClient(url, env.get(TOKEN_ENV) or None, **kwargs)
 
 
-__all__ = ["RemoteSession", "RunReply", "SandboxClient", "ServiceError", "SyncSandboxClient", "TOKEN_ENV",
-           "URL_ENV", "client_from_env"]
+__all__ = ["RemoteSession", "RunReply", "SandboxClient", "ServiceError", "ServiceUnavailable", "SyncSandboxClient",
+           "TOKEN_ENV", "URL_ENV", "client_from_env"]

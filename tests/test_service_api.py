@@ -219,3 +219,16 @@ async def test_idle_sessions_expire():
             async with aiohttp.ClientSession() as http:
                 async with http.get(srv.url + "/metrics") as r:
                     assert "sandbox_sessions_live 0.0" in await r.text()
+
+
+async def test_client_against_nothing_reports_infrastructure_errors():
+    from sandbox.client import ServiceUnavailable
+    from service_server import free_port
+
+    async with SandboxClient(f"http://127.0.0.1:{free_port()}", retries=2, backoff_s=0.01) as c:
+        reply = await c.run_reply("print(1)")
+        assert reply.result.status is Status.SANDBOX_ERROR and reply.infrastructure_error
+        assert [r.infrastructure_error for r in await c.batch([{"code": "print(1)"}])] == [True]
+        assert await c.ping() is False
+        with pytest.raises(ServiceUnavailable):
+            await c.session().start()

@@ -190,7 +190,7 @@ class SandboxClient:
                         output_bytes: int | None = None, ident: str | int | None = None) -> RunReply:
         """`run` with the service's extra facts (queue time, infrastructure flag)."""
         body = {"code": _text(code), "timeout_s": timeout_s, "memory_mb": memory_mb, "stdin": _text(stdin),
-                "files": _encode_files(files), "id": ident}
+                "files": _encode_files(files), "output_bytes": output_bytes, "id": ident}
         started = time.monotonic()
         try:
             status, data = await self._request("/v1/run", body, self._deadline(timeout_s))
@@ -211,7 +211,8 @@ class SandboxClient:
     async def batch(self, programs: list[Mapping[str, Any]]) -> list[RunReply]:
         """Many programs in one request (each a dict of `run`'s arguments); replies in input order."""
         items = [{"code": _text(p["code"]), "timeout_s": p.get("timeout_s"), "memory_mb": p.get("memory_mb"),
-                  "stdin": _text(p.get("stdin")), "files": _encode_files(p.get("files")), "id": p.get("id")}
+                  "stdin": _text(p.get("stdin")), "files": _encode_files(p.get("files")),
+                  "output_bytes": p.get("output_bytes"), "id": p.get("id")}
                  for p in programs]
         longest = max((p.get("timeout_s") or self.default_timeout_s for p in programs), default=0)
         try:

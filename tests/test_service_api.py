@@ -51,6 +51,13 @@ async def test_run_reply_reports_queue_time_apart(client):
     assert reply.result.ok and reply.queue_s >= 0 and not reply.infrastructure_error
 
 
+async def test_output_cap_per_request(client):
+    r = await client.run("print('x' * 5000)", output_bytes=1000)
+    assert r.status is Status.OUTPUT_LIMIT and r.truncated
+    r = await client.run("print(1)", output_bytes=10**12)  # above the server's maximum: refused, says why
+    assert r.status is Status.REJECTED and "output_bytes" in r.error
+
+
 async def test_limits_are_capped_by_the_server(client):
     # --max-timeout 20: a request for 10,000 s runs under 20 s (not an error, not 10,000 s)
     r = await client.run("print('capped')", timeout_s=10_000)

@@ -92,9 +92,14 @@ class Admission:
         try:
             await asyncio.wait_for(self._slots.acquire(), self.max_queue_wait_s)
         except asyncio.TimeoutError:
-            raise QueueTimeout(time.monotonic() - started, self.retry_after_s()) from None
-        finally:
             self.reserved -= 1
+            self._check_idle()
+            raise QueueTimeout(time.monotonic() - started, self.retry_after_s()) from None
+        except BaseException:  # cancelled while waiting (the client went away)
+            self.reserved -= 1
+            self._check_idle()
+            raise
+        self.reserved -= 1
         grant = Grant(queue_s=time.monotonic() - started)
         self.inflight += 1
         run_started = time.monotonic()

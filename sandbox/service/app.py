@@ -249,7 +249,7 @@ def create_app(backend: SandboxBackend, config: ServiceConfig | None = None, *, 
         timeout, memory = service._limits(item.timeout_s, item.memory_mb)
         try:
             result = await backend.run(item.code, timeout_s=timeout, memory_mb=memory, stdin=item.stdin,
-                                       files=_decode(item.files))
+                                       files=_decode(item.files), output_bytes=item.output_bytes)
         except ApiError as exc:
             return ExecResult(Status.REJECTED, error=exc.body.error)
         except SandboxError as exc:  # a request the backend refuses (limits, closed): the caller's to fix

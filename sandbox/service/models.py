@@ -98,6 +98,7 @@ class RunRequest(BaseModel):
     memory_mb: int | None = None
     stdin: str | None = None
     files: dict[str, str] = Field(default_factory=dict)
+    output_bytes: int | None = None  # stdout + stderr cap; above the server's maximum: rejected
     id: str | int | None = None  # echoed back, for callers matching answers to requests
 
 

@@ -2,7 +2,7 @@
 
 Every endpoint that runs code goes through admission (`admission.py`) and is cancelled when its
 client disconnects, so the worker is freed instead of finishing work for nobody. A thin ASGI layer in
-front (`_Gate`) does what every request needs before routing: request id, bearer-token check, body
+front (`gate.Gate`) does what every request needs before routing: request id, bearer-token check, body
 cap (refused before the body is read), one JSON log line and the request counter.
 """
 
@@ -107,10 +107,11 @@ class Service:
             async with self.admission.slot() as grant:
                 self.metrics.queue_seconds.observe(grant.queue_s)
                 request.state.queue_s = round(grant.queue_s, 6)
-                started = time.monotonic()
+                run_started = time.monotonic()
                 out = await work()
-                self.metrics.run_seconds.observe(time.monotonic() - started)
-                request.state.run_s = round(time.monotonic() - started, 6)
+                run_s = time.monotonic() - run_started
+                self.metrics.run_seconds.observe(run_s)
+                request.state.run_s = round(run_s, 6)
                 return out, grant.queue_s
 
         try:
@@ -147,8 +148,12 @@ async def until_disconnect(request: Request, coro: Awaitable[Any]) -> Any:
         watch.cancel()
         return work.result()
     work.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
+    try:
         await work
+    except asyncio.CancelledError:
+        pass  # what we asked for
+    except Exception:  # it failed while being cancelled: nobody is left to answer, so it is logged
+        log.exception("work of a disconnected request failed while being cancelled")
     raise ClientGone("client disconnected; run cancelled")
 
 

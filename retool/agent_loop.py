@@ -127,7 +127,8 @@ class Trajectory:
     tool_s: float  # wall time of the tool phases (calls of a turn run concurrently)
     generated_tokens: int  # model tokens, i.e. sum(loss_mask)
     error: str | None = None
-    end_reason: str | None = None  # completed, max_turns, context, max_new_tokens, prompt_too_long, engine, exception
+    end_reason: str | None = None  # completed, max_turns, context, max_new_tokens, prompt_too_long,
+    # engine_error (the engine call raised), engine_abort (the engine aborted the request), exception
 
     @property
     def num_tool_calls(self) -> int:
@@ -260,7 +261,7 @@ class _Rollout:
             gen = await self.engine.generate(self.prompt_ids + self.response_ids, replace(self.sampling, max_new_tokens=budget))
         except EngineError as exc:
             self.generation_s += time.monotonic() - started
-            return self._end(TrajectoryStatus.ABORTED, "engine", f"engine error: {exc}")
+            return self._end(TrajectoryStatus.ABORTED, "engine_error", f"engine error: {exc}")
         self.generation_s += time.monotonic() - started
 
         ids, lps, finish = list(gen.token_ids), [float(x) for x in gen.logprobs], gen.finish_reason
@@ -270,7 +271,7 @@ class _Rollout:
         self.finish_reason = finish
 
         if finish == "abort":
-            return self._end(TrajectoryStatus.ABORTED, "engine", "the engine aborted the request")
+            return self._end(TrajectoryStatus.ABORTED, "engine_abort", "the engine aborted the request")
         if finish == "length":
             at_context = self._remaining() <= 0
             return self._end(TrajectoryStatus.TRUNCATED, "context" if at_context else "max_new_tokens")

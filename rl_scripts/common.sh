@@ -168,6 +168,24 @@ check_framework() {
     return 0
 }
 
+# check_trainer_modules LABEL PYTHON_BIN VAR MODULE...: when TRAIN_PYTHON has the framework, it must
+# also import every MODULE the run uses (preflight.py verl-imports): a bare `import verl` passes on an
+# install that lacks the agent loop's dependencies or on a verl without a trainer module we name.
+check_trainer_modules() {
+    local label="$1" py="$2" var="$3" out
+    shift 3
+    if ! command -v "$py" >/dev/null 2>&1 || ! PYTHONPATH="$REPO_DIR" "$py" -c "import ${1%%.*}" >/dev/null 2>&1; then
+        return 0  # no framework at all: check_framework reports it (skipped in a dry-run, failed in a real run)
+    fi
+    if out="$(PYTHONPATH="$REPO_DIR" "$py" "$RL_SCRIPTS_DIR/preflight.py" verl-imports "$@" 2>&1)"; then
+        ok "$label: $var=$py imports $*"
+    else
+        printf '%s\n' "$out" | tail -n 5 >&2
+        fail "$label: $var=$py cannot import what the run uses (above)"
+    fi
+    return 0
+}
+
 # check_trainer_imports_retool PYTHON_BIN PYTHONPATH VAR CODE: in a real run the trainer's Python
 # must import our hooks too (they run inside the framework's workers).
 check_trainer_imports_retool() {
@@ -185,10 +203,12 @@ check_trainer_imports_retool() {
 }
 
 # check_preflight LABEL ARGS...: rl_scripts/preflight.py ARGS (YAML configs, the reward function).
+# Its stdout goes to stderr too: what it imports may print (verl's BaseTool.__init__ prints the tool
+# schema), and stdout must stay exactly the one-line command.
 check_preflight() {
     local label="$1"
     shift
-    if PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$RL_SCRIPTS_DIR/preflight.py" "$@"; then
+    if PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" "$RL_SCRIPTS_DIR/preflight.py" "$@" >&2; then
         ok "$label"
     else
         fail "$label"

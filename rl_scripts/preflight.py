@@ -4,6 +4,9 @@
     python rl_scripts/preflight.py reward-fn PATH NAME        # load NAME from PATH the way verl does
     python rl_scripts/preflight.py slime-config PATH          # retool_*/reward_* options for slime
     python rl_scripts/preflight.py slime-prompts PATH         # prompts slime and retool.generate can use
+    python rl_scripts/preflight.py slime-lr-schedule PATH ... # Megatron's warmup < decay, from the data size
+    python rl_scripts/preflight.py slime-flags -- FLAG...     # flags slime would drop or assert on
+    python rl_scripts/preflight.py verl-imports MODULE...     # what the verl run imports (TRAIN_PYTHON)
     python rl_scripts/preflight.py runtime-env KEY=VALUE...   # ray's --runtime-env-json, safely quoted
 
 Each check prints one line per finding to stderr and exits 0 (fine) or 1 (a problem, named). Run
@@ -233,6 +236,96 @@ def check_slime_prompts(path: str, apply_chat_template: bool, raw_ok: bool, samp
     _say(f"prompts: {', '.join(sorted(kinds)) or 'none'} (apply_chat_template={int(apply_chat_template)})")
 
 
+def check_slime_lr_schedule(
+    path: str, *, num_epoch: int, rollout_batch_size: int, global_batch_size: int, n_samples_per_prompt: int,
+    lr_warmup_iters: int | None, lr_warmup_fraction: float | None,
+) -> None:
+    """Megatron asserts ``lr_warmup_steps < lr_decay_steps`` when it builds the LR scheduler; compute
+    both the way slime does for ``--num-epoch`` (THUDM/slime 624b824: ``slime/utils/arguments.py`` sets
+    ``num_rollout = num_epoch * rows // rollout_batch_size``; ``slime/backends/megatron_utils/model.py``
+    sets ``train_iters = num_rollout * rollout_batch_size * n_samples_per_prompt // global_batch_size``,
+    decay steps ``train_iters * global_batch_size``, warmup steps ``fraction * decay`` or
+    ``warmup_iters * global_batch_size``), so a too-small data set fails here, not on 8 GPUs."""
+    from sft.io import count_rows
+
+    rows = count_rows(path)
+    if rows is None:
+        _say(f"warning: {path}: row count unknown without a full read; the LR schedule is not checked")
+        return
+    num_rollout = num_epoch * rows // rollout_batch_size
+    train_iters = num_rollout * rollout_batch_size * n_samples_per_prompt // global_batch_size
+    decay_steps = train_iters * global_batch_size
+    if lr_warmup_fraction is not None:
+        warmup_steps = lr_warmup_fraction * decay_steps
+        warmup = f"LR_WARMUP_FRACTION={lr_warmup_fraction}"
+    else:
+        warmup_steps = (lr_warmup_iters or 0) * global_batch_size
+        warmup = f"LR_WARMUP_ITERS={lr_warmup_iters}"
+    where = (f"{path}: {rows} rows x NUM_EPOCH={num_epoch} / ROLLOUT_BATCH_SIZE={rollout_batch_size} = "
+             f"{num_rollout} rollouts, {train_iters} optimizer steps (GLOBAL_BATCH_SIZE={global_batch_size})")
+    if train_iters <= 0:
+        raise PreflightError(f"{where}: nothing to train; lower ROLLOUT_BATCH_SIZE/GLOBAL_BATCH_SIZE or add data")
+    if warmup_steps >= decay_steps:
+        raise PreflightError(
+            f"{where}: warmup ({warmup}: {warmup_steps:g} samples) is not below the decay length "
+            f"({decay_steps} samples), which Megatron asserts at start-up; use LR_WARMUP_FRACTION (e.g. 0.1, "
+            "as slime's examples do) or fewer LR_WARMUP_ITERS"
+        )
+    _say(f"{where}; warmup {warmup_steps:g} < decay {decay_steps} samples")
+
+
+def _our_setting(flag: str) -> str | None:
+    """``retool_max_turns`` for ``--retool-max-turns``; None for a flag that is not one of ours
+    (``--reward-key`` is slime's own)."""
+    setting = flag.lstrip("-").replace("-", "_")
+    return setting if setting.startswith("retool_") or setting in SLIME_OPTIONS else None
+
+
+def check_slime_flags(flags: list[str]) -> None:
+    """Extra flags passed to a slime script: ours would be dropped silently by slime's
+    ``parse_known_args``, and ``--rollout-top-p`` below 1.0 makes slime assert top-p token ids that
+    ``retool.generate`` does not collect."""
+    problems = []
+    for i, arg in enumerate(flags):
+        name, _, inline = arg.partition("=")
+        setting = _our_setting(name) if name.startswith("--") else None
+        if setting:
+            where = f"the environment variable {setting.upper()}" if setting.startswith("retool_") else \
+                f"'{setting}:' in CUSTOM_CONFIG_PATH"
+            problems.append(f"{name}: slime parses with parse_known_args and would drop it silently; set {where}")
+        if name == "--rollout-top-p":
+            value = inline or (flags[i + 1] if i + 1 < len(flags) else "")
+            try:
+                below = float(value) != 1.0
+            except ValueError:
+                below = True
+            if below:
+                problems.append(f"--rollout-top-p {value}: retool.generate does not return the top-p token ids "
+                                "slime asserts on each sample below 1.0; use 1.0 (--eval-top-p may be lower)")
+    if problems:
+        raise PreflightError("; ".join(problems))
+    _say(f"extra slime flags: {' '.join(flags) or 'none'}")
+
+
+def check_verl_imports(modules: list[str]) -> None:
+    """Import what the verl run will import, in this interpreter (TRAIN_PYTHON): ``import verl`` alone
+    passes on a plain ``pip install verl``, which lacks what the agent loop and the trainers import
+    (the ``verl-core`` extra: cachetools, transfer_queue, uvicorn...), and on a verl that no longer has
+    a trainer module a script names."""
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the finding
+            missing.append(f"{module}: {type(exc).__name__}: {exc}")
+    if missing:
+        raise PreflightError(
+            f"{sys.executable} cannot import what the run uses ({'; '.join(missing)}); "
+            "install verl with its core extra: pip install 'verl[verl-core]'"
+        )
+    _say(f"imports: {', '.join(modules)}")
+
+
 def runtime_env(pairs: list[str]) -> None:
     """Print ray's ``--runtime-env-json`` for KEY=VALUE pairs (JSON-escaped: paths may hold quotes)."""
     env = {}
@@ -256,6 +349,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path")
     p.add_argument("--apply-chat-template", type=int, choices=(0, 1), default=0)
     p.add_argument("--raw-ok", type=int, choices=(0, 1), default=0)
+    p = sub.add_parser("slime-lr-schedule")
+    p.add_argument("path")
+    p.add_argument("--num-epoch", type=int, required=True)
+    p.add_argument("--rollout-batch-size", type=int, required=True)
+    p.add_argument("--global-batch-size", type=int, required=True)
+    p.add_argument("--n-samples-per-prompt", type=int, default=1)
+    p.add_argument("--lr-warmup-iters", type=int, default=None)
+    p.add_argument("--lr-warmup-fraction", type=float, default=None)
+    sub.add_parser("slime-flags").add_argument("flags", nargs="*")
+    sub.add_parser("verl-imports").add_argument("modules", nargs="+")
     sub.add_parser("runtime-env").add_argument("pairs", nargs="*")
     args = parser.parse_args(argv)
     try:
@@ -267,6 +370,16 @@ def main(argv: list[str] | None = None) -> int:
             check_slime_config(args.path)
         elif args.command == "slime-prompts":
             check_slime_prompts(args.path, bool(args.apply_chat_template), bool(args.raw_ok))
+        elif args.command == "slime-lr-schedule":
+            check_slime_lr_schedule(
+                args.path, num_epoch=args.num_epoch, rollout_batch_size=args.rollout_batch_size,
+                global_batch_size=args.global_batch_size, n_samples_per_prompt=args.n_samples_per_prompt,
+                lr_warmup_iters=args.lr_warmup_iters, lr_warmup_fraction=args.lr_warmup_fraction,
+            )
+        elif args.command == "slime-flags":
+            check_slime_flags(args.flags)
+        elif args.command == "verl-imports":
+            check_verl_imports(args.modules)
         else:
             runtime_env(args.pairs)
     except PreflightError as exc:

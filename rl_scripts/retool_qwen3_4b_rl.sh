@@ -8,7 +8,10 @@
 # --dry-run (or DRY_RUN=1) checks everything that can be checked without GPUs -- the prompt and eval
 # files and their layout (python -m sft check --kind slime-rl), the model directory, that retool's
 # hooks import, that the retool options file parses and retool accepts its values, that
-# `python -m sandbox check` passes -- reports slime/Megatron/ray (and the SFT checkpoint, which the
+# `python -m sandbox check` passes, that no extra flag is one slime would drop silently (it parses
+# with parse_known_args: a --retool-* flag is ignored, not rejected; our settings are RETOOL_*
+# variables and CUSTOM_CONFIG_PATH keys) and that --rollout-top-p is 1.0 (below it slime asserts
+# top-p token ids retool.generate does not return) -- reports slime/Megatron/ray (and the SFT checkpoint, which the
 # SFT stage writes) as skipped when absent here, prints the final command on stdout and exits 0
 # (non-zero, naming the variable to set, when a check fails). A real run requires all of them,
 # starts a ray head only if none is running (and stops only that one on exit), then submits
@@ -154,6 +157,7 @@ if [[ -f "$CUSTOM_CONFIG_PATH" ]]; then
     check_preflight "CUSTOM_CONFIG_PATH and RETOOL_* variables: retool accepts every option" \
         slime-config "$CUSTOM_CONFIG_PATH"
 fi
+check_preflight "extra flags: none that slime would drop silently, --rollout-top-p 1.0" slime-flags -- "${EXTRA_ARGS[@]}"
 check_sandbox
 check_slime_stack with-retool
 finish_checks

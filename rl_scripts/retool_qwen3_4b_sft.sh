@@ -6,8 +6,10 @@
 # --dry-run (or DRY_RUN=1) checks everything that can be checked without GPUs -- the data file and
 # its layout (python -m sft check --kind slime-sft), the model directory, that `retool` imports,
 # that `python -m sandbox check` passes -- reports slime/Megatron/ray as skipped when they are not
-# installed here, prints the final command on stdout and exits 0 (non-zero, naming the variable to
-# set, when a check fails). A real run also requires slime, Megatron and ray, starts a ray head only
+# installed here, checks the LR schedule Megatron builds from the data size (warmup must stay below
+# the decay length, which Megatron asserts at start-up) and that no extra flag is one slime would
+# drop (it parses with parse_known_args: an unknown flag is ignored, not rejected), prints the final
+# command on stdout and exits 0 (non-zero, naming the variable to set, when a check fails). A real run also requires slime, Megatron and ray, starts a ray head only
 # if none is running (and stops only that one on exit), then submits slime's train_async.py.
 #
 # Flags match THUDM/slime examples/retool/retool_qwen3_4b_sft.sh and slime/utils/arguments.py
@@ -31,7 +33,9 @@
 #   SFT_DATA          slime-layout SFT data, parquet or JSONL ($DATA_DIR/retool_sft.slime.parquet)
 #   NUM_NODES (1)  NUM_GPUS per node (8)  TP_SIZE (1)  PP_SIZE (1)  CP_SIZE (1)
 #   MAX_TOKENS_PER_GPU (9216)  NUM_EPOCH (3)  ROLLOUT_BATCH_SIZE (128)  GLOBAL_BATCH_SIZE (128)
-#   LR (1e-5)  MIN_LR (1e-6)  LR_DECAY_STYLE (cosine)  LR_WARMUP_ITERS (128)  WEIGHT_DECAY (0.1)
+#   LR (1e-5)  MIN_LR (1e-6)  LR_DECAY_STYLE (cosine)  WEIGHT_DECAY (0.1)
+#   LR_WARMUP_FRACTION (0.1, as slime's examples: a fraction of the decay length, so it fits any
+#                     data size)  LR_WARMUP_ITERS (unset; when set, used instead of the fraction)
 #   ADAM_BETA1 (0.9)  ADAM_BETA2 (0.95)  SAVE_INTERVAL (1000)  ROTARY_BASE (5000000: Qwen3-4B-2507's)
 #   LOSS_MASK_TYPE (qwen)  ATTENTION_BACKEND (flash)
 #   USE_WANDB (0)  WANDB_PROJECT (retool)  WANDB_GROUP (qwen3-4b-sft); the key comes from
@@ -66,7 +70,8 @@ GLOBAL_BATCH_SIZE="${GLOBAL_BATCH_SIZE:-128}"
 LR="${LR:-1e-5}"
 MIN_LR="${MIN_LR:-1e-6}"
 LR_DECAY_STYLE="${LR_DECAY_STYLE:-cosine}"
-LR_WARMUP_ITERS="${LR_WARMUP_ITERS:-128}"
+LR_WARMUP_FRACTION="${LR_WARMUP_FRACTION:-0.1}"
+LR_WARMUP_ITERS="${LR_WARMUP_ITERS:-}"
 WEIGHT_DECAY="${WEIGHT_DECAY:-0.1}"
 ADAM_BETA1="${ADAM_BETA1:-0.9}"
 ADAM_BETA2="${ADAM_BETA2:-0.95}"
@@ -85,6 +90,17 @@ NCCL_NVLS_ENABLE="${NCCL_NVLS_ENABLE:-$(nvlink_available)}"
 # ------------------------------------------------------------------ checks
 log "checks (dry-run: $(is_dry_run && echo yes || echo no))"
 check_data SFT_DATA slime-sft "python -m sft prepare --format slime --output PATH"
+if [[ -n "$LR_WARMUP_ITERS" ]]; then
+    WARMUP_ARGS=(--lr-warmup-iters "$LR_WARMUP_ITERS")
+else
+    WARMUP_ARGS=(--lr-warmup-fraction "$LR_WARMUP_FRACTION")
+fi
+if [[ -f "$SFT_DATA" ]]; then
+    check_preflight "LR schedule: warmup below the decay length for SFT_DATA's size (Megatron asserts it)" \
+        slime-lr-schedule "$SFT_DATA" --num-epoch "$NUM_EPOCH" --rollout-batch-size "$ROLLOUT_BATCH_SIZE" \
+        --global-batch-size "$GLOBAL_BATCH_SIZE" "${WARMUP_ARGS[@]}"
+fi
+check_preflight "extra flags: none that slime would drop silently" slime-flags -- "${EXTRA_ARGS[@]}"
 require_hf_checkpoint MODEL_DIR "a Hugging Face checkpoint of Qwen3-4B"
 require_dir REF_LOAD "slime's tools/convert_hf_to_torch_dist.py makes it from MODEL_DIR" real-run
 check_python "retool's slime hooks import (retool.generate, retool.reward_func)" \
@@ -117,11 +133,12 @@ SFT_ARGS=(
 )
 slime_perf_args  # PERF_ARGS, shared with the other slime script (common.sh)
 # Upstream passes both --lr-warmup-iters and --lr-warmup-fraction; Megatron accepts only one of
-# them, so the iteration count is kept.
+# them. The fraction is kept: 128 iterations (upstream's count) is longer than the whole decay for
+# ReTool-SFT's ~2,000 rows at 128 per step, and Megatron asserts warmup < decay at start-up.
 OPTIMIZER_ARGS=(
     --optimizer adam
     --lr "$LR"
-    --lr-warmup-iters "$LR_WARMUP_ITERS"
+    "${WARMUP_ARGS[@]}"
     --lr-decay-style "$LR_DECAY_STYLE"
     --min-lr "$MIN_LR"
     --weight-decay "$WEIGHT_DECAY"

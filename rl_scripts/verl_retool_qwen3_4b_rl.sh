@@ -11,7 +11,9 @@
 # accepts its config, that the reward function loads from its file the way verl loads it, that
 # `python -m sandbox check` passes -- reports verl (and the SFT checkpoint) as skipped when absent
 # here, prints the final command on stdout and exits 0 (non-zero, naming the variable to set, when a
-# check fails). A real run requires verl in TRAIN_PYTHON; verl's main_ppo starts (and ends) its own
+# check fails). Where TRAIN_PYTHON has verl, it must import the modules the run uses (the trainer,
+# the tool agent loop, the rollout server: a plain `pip install verl` lacks their dependencies; install
+# 'verl[verl-core]'). A real run requires verl in TRAIN_PYTHON; verl's main_ppo starts (and ends) its own
 # local ray, so this script starts and stops nothing else.
 #
 # Flags match verl's recipe/retool/run_qwen2_7b_dapo.sh and verl-project/verl main configs
@@ -28,7 +30,7 @@
 #   TRAIN_PYTHON      interpreter of the verl environment (python3); retool must import there too
 #   SFT_SAVE_DIR      the SFT stage's SAVE_DIR (/root/checkpoints/qwen3-4b-retool-sft-verl)
 #   MODEL_DIR         the SFT model as a Hugging Face checkpoint (the newest
-#                     $SFT_SAVE_DIR/global_step_N/huggingface, or global_step_N for fsdp_sft_trainer)
+#                     $SFT_SAVE_DIR/global_step_N/huggingface)
 #   SAVE_DIR          checkpoints (/root/checkpoints/qwen3-4b-retool-rl-verl)
 #   DATA_DIR          default folder of the data files ($REPO_DIR/data)
 #   RL_DATA           verl-layout prompts parquet ($DATA_DIR/dapo_math_17k.verl.parquet)
@@ -124,6 +126,11 @@ if [[ -f "$REWARD_FN_PATH" ]]; then
 fi
 check_sandbox
 check_framework verl "$TRAIN_PYTHON" verl TRAIN_PYTHON
+# what the run imports: the trainer, the tool agent loop and tool registry, the rollout server glue
+# (uvicorn, cachetools, transfer_queue come only with verl[verl-core], not with a plain `pip install verl`)
+check_trainer_modules "verl's RL trainer and agent loop" "$TRAIN_PYTHON" TRAIN_PYTHON \
+    verl.trainer.main_ppo verl.experimental.agent_loop.tool_agent_loop verl.tools.tool_registry \
+    verl.workers.rollout.utils
 check_trainer_imports_retool "$TRAIN_PYTHON" "$REPO_DIR" TRAIN_PYTHON "import verl
 import retool.integrations.verl as v
 assert v.VERL_AVAILABLE, 'this verl lacks verl.tools.schemas.ToolResponse (the tool API retool matches): upgrade it'"

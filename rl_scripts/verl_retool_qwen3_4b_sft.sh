@@ -9,14 +9,14 @@
 # string fails, since verl passes it unparsed to apply_chat_template), the model directory, that
 # retool.integrations.verl imports, that `python -m sandbox check` passes -- reports verl as skipped
 # when it is not installed here, prints the final command on stdout and exits 0 (non-zero, naming
-# the variable to set, when a check fails). A real run requires verl in TRAIN_PYTHON and runs
-# torchrun (no ray, nothing to stop afterwards).
+# the variable to set, when a check fails). Where TRAIN_PYTHON has verl, the check imports the
+# trainer module the command runs (verl.trainer.sft_trainer). A real run requires verl in
+# TRAIN_PYTHON and runs torchrun (no ray, nothing to stop afterwards).
 #
-# Two trainers (VERL_SFT_TRAINER), matched against verl-project/verl main (2025-2026):
-#   sft_trainer       verl.trainer.sft_trainer (engine-based; config sft_trainer_engine.yaml):
-#                     data.messages_key / data.tools_key, model.path, engine=fsdp
-#   fsdp_sft_trainer  the older verl.trainer.fsdp_sft_trainer, as verl's recipe/retool/run_qwen2_7b_sft.sh:
-#                     data.multiturn.enable=true, data.multiturn.messages_key/tools_key, model.partial_pretrain
+# The trainer is verl.trainer.sft_trainer (engine-based; config sft_trainer_engine.yaml:
+# data.messages_key / data.tools_key, model.path, engine=fsdp), matched against verl 0.9.1, whose
+# Hydra config composes with these overrides (tests/frameworks/test_verl_real.py). verl removed the
+# older verl.trainer.fsdp_sft_trainer (its recipe/retool/run_qwen2_7b_sft.sh used it), so it is not offered.
 #
 # Make the data first:
 #   python -m sft prepare --input ReTool-SFT.parquet --format openai --output "$SFT_DATA"
@@ -24,7 +24,6 @@
 # Environment (default):
 #   PYTHON            project interpreter for the checks (.venv/bin/python if present, else python3)
 #   TRAIN_PYTHON      interpreter of the verl environment (python3)
-#   VERL_SFT_TRAINER  sft_trainer | fsdp_sft_trainer (sft_trainer)
 #   MODEL_DIR         Hugging Face checkpoint (/root/models/Qwen3-4B-Instruct-2507)
 #   SAVE_DIR          checkpoints (/root/checkpoints/qwen3-4b-retool-sft-verl); sft_trainer also writes
 #                     a Hugging Face export (global_step_N/huggingface), which the RL script starts from
@@ -44,7 +43,6 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
 parse_args "$@"
 
 TRAIN_PYTHON="${TRAIN_PYTHON:-python3}"
-VERL_SFT_TRAINER="${VERL_SFT_TRAINER:-sft_trainer}"
 MODEL_DIR="${MODEL_DIR:-/root/models/Qwen3-4B-Instruct-2507}"
 SAVE_DIR="${SAVE_DIR:-/root/checkpoints/qwen3-4b-retool-sft-verl}"
 DATA_DIR="${DATA_DIR:-$REPO_DIR/data}"
@@ -70,10 +68,10 @@ LOGGER="${LOGGER:-['console']}"
 
 # ------------------------------------------------------------------ checks
 log "checks (dry-run: $(is_dry_run && echo yes || echo no))"
-case "$VERL_SFT_TRAINER" in
-    sft_trainer | fsdp_sft_trainer) ok "VERL_SFT_TRAINER=$VERL_SFT_TRAINER" ;;
-    *) fail "VERL_SFT_TRAINER=$VERL_SFT_TRAINER: set VERL_SFT_TRAINER to sft_trainer or fsdp_sft_trainer" ;;
-esac
+if [[ -n "${VERL_SFT_TRAINER:-}" && "$VERL_SFT_TRAINER" != sft_trainer ]]; then
+    fail "VERL_SFT_TRAINER=$VERL_SFT_TRAINER: verl removed verl.trainer.fsdp_sft_trainer; only sft_trainer" \
+        "(verl.trainer.sft_trainer) is supported: unset VERL_SFT_TRAINER"
+fi
 # --strict: a JSON-string 'tools' column passes the layout with a warning, but verl's
 # MultiTurnSFTDataset hands it unparsed to apply_chat_template, which raises on a string.
 check_data SFT_DATA openai-sft "python -m sft prepare --format openai --output PATH.parquet" --strict
@@ -85,6 +83,7 @@ check_python "retool.integrations.verl imports (the tool and compute_score the R
     'import retool.integrations.verl as v; v.CodeInterpreterVerlTool; v.compute_score'
 check_sandbox
 check_framework verl "$TRAIN_PYTHON" verl TRAIN_PYTHON
+check_trainer_modules "verl's SFT trainer" "$TRAIN_PYTHON" TRAIN_PYTHON verl.trainer.sft_trainer
 finish_checks
 
 # ------------------------------------------------------------------ command
@@ -110,34 +109,20 @@ COMMON=(
     "trainer.total_epochs=$TOTAL_EPOCHS"
     "trainer.save_freq=$SAVE_FREQ"
 )
-if [[ "$VERL_SFT_TRAINER" == sft_trainer ]]; then
-    TRAINER=(
-        -m verl.trainer.sft_trainer
-        "${COMMON[@]}"
-        data.messages_key=messages
-        data.tools_key=tools
-        "data.max_token_len_per_gpu=$MAX_TOKEN_LEN_PER_GPU"
-        "model.path=$MODEL_DIR"
-        model.use_remove_padding=true
-        engine=fsdp
-        "engine.ulysses_sequence_parallel_size=$SP_SIZE"
-        "trainer.nnodes=$NUM_NODES"
-        "trainer.n_gpus_per_node=$NUM_GPUS"
-        "checkpoint.save_contents=[model,optimizer,extra,hf_model]"
-    )
-else
-    TRAINER=(
-        -m verl.trainer.fsdp_sft_trainer
-        "${COMMON[@]}"
-        data.multiturn.enable=true
-        data.multiturn.messages_key=messages
-        data.multiturn.tools_key=tools
-        "model.partial_pretrain=$MODEL_DIR"
-        model.strategy=fsdp
-        "ulysses_sequence_parallel_size=$SP_SIZE"
-        use_remove_padding=true
-    )
-fi
+TRAINER=(
+    -m verl.trainer.sft_trainer
+    "${COMMON[@]}"
+    data.messages_key=messages
+    data.tools_key=tools
+    "data.max_token_len_per_gpu=$MAX_TOKEN_LEN_PER_GPU"
+    "model.path=$MODEL_DIR"
+    model.use_remove_padding=true
+    engine=fsdp
+    "engine.ulysses_sequence_parallel_size=$SP_SIZE"
+    "trainer.nnodes=$NUM_NODES"
+    "trainer.n_gpus_per_node=$NUM_GPUS"
+    "checkpoint.save_contents=[model,optimizer,extra,hf_model]"
+)
 
 CMD=(env "PYTHONPATH=$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}" "${LAUNCH[@]}" "${TRAINER[@]}" "${EXTRA_ARGS[@]}")
 run_final "${CMD[@]}"

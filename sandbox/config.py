@@ -29,6 +29,13 @@ DEFAULT_ALLOWED_MODULES: frozenset[str] = frozenset(
 
 DEFAULT_PRELOAD: tuple[str, ...] = ("numpy", "sympy")
 
+
+def default_python() -> str:
+    """This interpreter as a clean absolute path: started as ``../venv/bin/python``, ``sys.executable``
+    keeps the ``..`` (through folders the jail does not mount, so its execve fails). Symlinks are kept:
+    resolving them would leave the venv for the base interpreter and lose the venv's packages."""
+    return os.path.abspath(sys.executable)
+
 # Run once in each warm worker before it forks any run: sympy fills its caches and imports solver
 # modules lazily, so a child forked after this pays milliseconds instead of ~150 ms on its first solve.
 DEFAULT_WARMUP = """
@@ -91,7 +98,7 @@ class SandboxConfig:
     disabled_rules: frozenset[str] = frozenset()
     max_sessions: int = 64
     session_idle_s: float = 600.0
-    python: str = field(default_factory=lambda: sys.executable)
+    python: str = field(default_factory=lambda: default_python())
     uid_base: int = 200_000  # host uids for jailed workers: uid_base + worker number
     nice: int = 0  # scheduling niceness of jailed workers (nsjail's own default would be 19)
     cpu_cores_per_worker: float = 1.0  # cgroup CPU quota per worker; 0 disables it

@@ -27,7 +27,8 @@ rendered and reaches the model without any template. ``raw`` keeps the source pr
 Output layouts:
 
 - slime (``.jsonl``): ``{"prompt", "label", "metadata"}``, read with ``--input-key prompt
-  --label-key label --metadata-key metadata``. ``metadata`` carries ``data_source``, ``source_id``
+  --label-key label --metadata-key metadata``. ``metadata`` carries ``source_name`` (the key slime's
+  ``get_source`` reads for its per-source metrics; ``data_source`` is read back too), ``source_id``
   and the source's extra info (``--no-metadata`` drops it).
 - verl (``.parquet``): ``data_source``, ``prompt`` (chat messages), ``ability``, ``reward_model``
   (``{"ground_truth", "style"}``), ``extra_info`` and ``agent_name``. This matches verl's
@@ -337,7 +338,8 @@ def _from_slime(row: Mapping[str, Any], data_source: str | None) -> RLExample:
     if not problem:
         raise RowIssue("empty_problem", "the prompt holds only instructions")
     metadata = _clean_extra(row.get("metadata"))
-    source = metadata.pop("data_source", None)
+    source = metadata.pop("source_name", None) or metadata.pop("data_source", None)
+    metadata.pop("data_source", None)
     source_id, extra = _split_extra(metadata, "id")
     return RLExample(
         problem=problem,
@@ -434,7 +436,8 @@ def to_slime(
         prompt = prompt[0]["content"]  # a lone user message: slime's plain string form, as the source meant
     row: dict[str, Any] = {"prompt": prompt, "label": example.ground_truth}
     if metadata:
-        meta: dict[str, Any] = {"data_source": example.data_source}
+        # slime's per-source metrics (slime.utils.data.get_source) read metadata["source_name"]
+        meta: dict[str, Any] = {"source_name": example.data_source}
         if example.source_id is not None:
             meta["source_id"] = example.source_id
         meta.update(example.extra)

@@ -144,7 +144,7 @@ def main_cases(base: dict) -> dict[str, tuple[Path, list[str], dict]]:
     return {
         "slime_sft": (SLIME_SFT, ["--dry-run"], {
             "SFT_DATA": str(d["slime_sft"]), "NUM_GPUS": "4", "LR": "2e-5", "SAVE_DIR": str(root / "save-sft"),
-            "ROLLOUT_BATCH_SIZE": "64", "GLOBAL_BATCH_SIZE": "64"}),
+            "ROLLOUT_BATCH_SIZE": "2", "GLOBAL_BATCH_SIZE": "2"}),
         "slime_rl": (SLIME_RL, ["--dry-run", "--rollout-seed", "7"], {
             "RL_DATA": str(d["slime_rl"]), "EVAL_DATA": str(d["slime_eval"]), "REF_LOAD": str(root / "save-sft"),
             "NUM_GPUS": "8", "LR": "3e-6", "N_SAMPLES_PER_PROMPT": "4", "SAVE_DIR": str(root / "save-rl"),
@@ -156,9 +156,8 @@ def main_cases(base: dict) -> dict[str, tuple[Path, list[str], dict]]:
             "RL_DATA": str(d["verl_rl"]), "VAL_DATA": str(d["verl_val"]), "MODEL_DIR": "",
             "SFT_SAVE_DIR": str(base["sft_save"]), "ROLLOUT_ENGINE": "sglang", "NUM_GPUS": "4", "LR": "5e-7",
             "N_RESP_PER_PROMPT": "8", "SAVE_DIR": str(root / "save-vrl")}),
-        # DRY_RUN=1 instead of the flag, and verl's older SFT trainer
-        "verl_sft_fsdp": (VERL_SFT, [], {
-            "DRY_RUN": "1", "VERL_SFT_TRAINER": "fsdp_sft_trainer", "SFT_DATA": str(d["openai_sft"])}),
+        # DRY_RUN=1 instead of the flag
+        "verl_sft_env": (VERL_SFT, [], {"DRY_RUN": "1", "SFT_DATA": str(d["openai_sft"])}),
     }
 
 
@@ -204,7 +203,10 @@ def test_slime_sft_dry_run(dry_runs, env_base):
         assert switch in argv
     assert flag(argv, "--actor-num-gpus-per-node") == "4"
     assert flag(argv, "--lr") == "2e-5"
-    assert flag(argv, "--rollout-batch-size") == "64" and flag(argv, "--global-batch-size") == "64"
+    assert flag(argv, "--rollout-batch-size") == "2" and flag(argv, "--global-batch-size") == "2"
+    # a warmup fraction, as slime's examples: 128 iterations would not fit a small data set's decay
+    assert flag(argv, "--lr-warmup-fraction") == "0.1" and "--lr-warmup-iters" not in argv
+    assert "4 optimizer steps" in run.stderr and "warmup 0.8 < decay 8 samples" in run.stderr
     assert flag(argv, "--save") == str(env_base["root"] / "save-sft")
     assert flag(argv, "--hf-checkpoint") == str(env_base["model"])
     assert flag(argv, "--ref-load") == f"{env_base['model']}_torch_dist"
@@ -266,15 +268,73 @@ def test_verl_sft_dry_run(dry_runs, env_base):
     assert argv[-1] == "trainer.seed=3"
 
 
-def test_verl_sft_older_trainer_and_dry_run_env(dry_runs):
-    run = dry_runs["verl_sft_fsdp"]
+def test_verl_sft_dry_run_env(dry_runs):
+    run = dry_runs["verl_sft_env"]
     assert_checks_ran(run)
-    argv = run.argv
-    assert "verl.trainer.fsdp_sft_trainer" in argv
-    o = overrides(argv)
-    assert o["data.multiturn.enable"] == "true"
-    assert o["data.multiturn.messages_key"] == "messages" and o["data.multiturn.tools_key"] == "tools"
-    assert "model.partial_pretrain" in o and "model.path" not in o
+    assert "verl.trainer.sft_trainer" in run.argv
+
+
+def test_verl_sft_removed_trainer_is_refused(env_base):
+    """verl removed verl.trainer.fsdp_sft_trainer; the dry-run used to pass and print it anyway."""
+    env = {**env_base["env"], "SKIP_SANDBOX_CHECK": "1", "SFT_DATA": str(env_base["data"]["openai_sft"]),
+           "VERL_SFT_TRAINER": "fsdp_sft_trainer"}
+    run = run_script(VERL_SFT, env, "--dry-run")
+    assert run.returncode != 0 and run.stdout == ""
+    assert "verl removed verl.trainer.fsdp_sft_trainer" in run.stderr and "unset VERL_SFT_TRAINER" in run.stderr
+
+
+@pytest.fixture()
+def plain_verl_python(tmp_path):
+    """A TRAIN_PYTHON with a bare ``verl`` package (what a plain ``pip install verl`` gives the agent
+    loop: ``import verl`` works, the modules the run uses do not import)."""
+    pkg = tmp_path / "site" / "verl"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("__version__ = '0.9.1'\n")
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{tmp_path / "site"}${{PYTHONPATH:+:$PYTHONPATH}}" exec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+@pytest.mark.parametrize("script", [VERL_SFT, VERL_RL], ids=["verl-sft", "verl-rl"])
+def test_verl_without_the_modules_the_run_imports_fails(env_base, plain_verl_python, script):
+    d = env_base["data"]
+    env = {**env_base["env"], "SKIP_SANDBOX_CHECK": "1", "TRAIN_PYTHON": str(plain_verl_python),
+           "SFT_DATA": str(d["openai_sft"]), "RL_DATA": str(d["verl_rl"]), "VAL_DATA": str(d["verl_val"]),
+           "MODEL_DIR": str(env_base["model"])}
+    run = run_script(script, env, "--dry-run")
+    assert "verl is installed for TRAIN_PYTHON" in run.stderr  # `import verl` alone passes
+    assert run.returncode != 0 and run.stdout == ""
+    assert "cannot import what the run uses" in run.stderr and "verl[verl-core]" in run.stderr
+    wanted = "verl.trainer.sft_trainer" if script == VERL_SFT else "verl.experimental.agent_loop.tool_agent_loop"
+    assert wanted in run.stderr
+
+
+PRINTING_TOOL = """\
+import json
+from retool.integrations.verl import CodeInterpreterVerlTool
+
+
+class PrintingTool(CodeInterpreterVerlTool):
+    \"\"\"Prints its schema on construction, as verl's BaseTool.__init__ does.\"\"\"
+
+    def __init__(self, config, tool_schema):
+        print(json.dumps(tool_schema.model_dump(), indent=2))
+        super().__init__(config, tool_schema)
+"""
+
+
+def test_verl_rl_dry_run_prints_one_line_even_when_the_tool_prints(env_base, tmp_path):
+    (tmp_path / "printing_tool.py").write_text(PRINTING_TOOL)
+    config = tmp_path / "tools.yaml"
+    config.write_text((SCRIPTS / "verl_tool_config.yaml").read_text().replace(
+        "retool.integrations.verl.CodeInterpreterVerlTool", "printing_tool.PrintingTool"))
+    env = {**env_base["env"], "SKIP_SANDBOX_CHECK": "1", "RL_DATA": str(env_base["data"]["verl_rl"]),
+           "VAL_DATA": str(env_base["data"]["verl_val"]), "TOOL_CONFIG": str(config), "PYTHONPATH": str(tmp_path)}
+    run = run_script(VERL_RL, env, "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert '"name": "code_interpreter"' in run.stderr  # the tool's print went to the log
+    assert overrides(run.argv)["actor_rollout_ref.rollout.multi_turn.tool_config_path"] == str(config)
 
 
 def test_verl_rl_dry_run(dry_runs, env_base):
@@ -362,6 +422,52 @@ def test_bad_retool_settings_fail(env_base, variable, value, message):
     run = run_script(SLIME_RL, env, "--dry-run")
     assert run.returncode != 0 and run.stdout == ""
     assert message in run.stderr, run.stderr
+
+
+def test_small_sft_data_with_warmup_iterations_fails_before_megatron(env_base):
+    """Megatron asserts warmup < decay at start-up; the dry-run computes both from the data size."""
+    env = {**env_base["env"], "SKIP_SANDBOX_CHECK": "1", "SFT_DATA": str(env_base["data"]["slime_sft"]),
+           "ROLLOUT_BATCH_SIZE": "2", "GLOBAL_BATCH_SIZE": "2", "LR_WARMUP_ITERS": "8"}
+    run = run_script(SLIME_SFT, env, "--dry-run")
+    assert run.returncode != 0 and run.stdout == ""
+    assert "warmup (LR_WARMUP_ITERS=8: 16 samples) is not below the decay length (8 samples)" in run.stderr
+    assert "LR_WARMUP_FRACTION" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("warmup", "ok"),
+    [(["--lr-warmup-iters", "128"], False), (["--lr-warmup-fraction", "0.1"], True)],
+    ids=["upstream-iters", "fraction"],
+)
+def test_preflight_lr_schedule_at_retool_sft_size(tmp_path, warmup, ok):
+    """ReTool-SFT's ~2,000 rows, 3 epochs, 128 per rollout and per step: 46 optimizer steps, so 128
+    warmup iterations is longer than the decay (the upstream script's crash); 10% fits."""
+    data = write_parquet([{"messages": [{"role": "user", "content": str(i)}]} for i in range(2000)], tmp_path / "sft.parquet")
+    proc = preflight("slime-lr-schedule", str(data), "--num-epoch", "3", "--rollout-batch-size", "128",
+                     "--global-batch-size", "128", *warmup)
+    assert (proc.returncode == 0) is ok, proc.stderr
+    assert "46 optimizer steps" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--retool-max-turns", "4"], "set the environment variable RETOOL_MAX_TURNS"),
+     (["--reward-tool-shaping"], "'reward_tool_shaping:' in CUSTOM_CONFIG_PATH"),
+     (["--rollout-top-p", "0.9"], "--rollout-top-p 0.9"),
+     (["--rollout-top-p=0.95"], "--rollout-top-p 0.95")],
+)
+def test_slime_rl_flags_slime_would_drop_or_assert_on_fail(env_base, flags, message):
+    env = {**env_base["env"], "SKIP_SANDBOX_CHECK": "1", "RL_DATA": str(env_base["data"]["slime_rl"]), "EVAL_DATA": ""}
+    run = run_script(SLIME_RL, env, "--dry-run", *flags)
+    assert run.returncode != 0 and run.stdout == ""
+    assert message in run.stderr, run.stderr
+    if flags[0].startswith("--re"):
+        assert "parse_known_args" in run.stderr
+
+
+def test_slime_flags_of_slime_itself_pass():
+    proc = preflight("slime-flags", "--", "--reward-key", "score", "--rollout-top-p", "1.0", "--eval-top-p", "0.7")
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_missing_model_dir_fails(env_base):

@@ -66,7 +66,8 @@ def test_dapo_to_slime_strips_dapo_instruction(dapo_file: Path, tmp_path: Path, 
     assert [list(r) for r in rows] == [["prompt", "label", "metadata"]] * 3
     assert [r["prompt"] for r in rows] == [user(RETOOL_INSTRUCTION + p) for p in DAPO_PROBLEMS]
     assert [r["label"] for r in rows] == DAPO_ANSWERS
-    assert rows[0]["metadata"] == {"data_source": "math_dapo", "source_id": "9a1f0c2e-0000"}
+    # slime's per-source metrics read metadata["source_name"] (slime.utils.data.get_source)
+    assert rows[0]["metadata"] == {"source_name": "math_dapo", "source_id": "9a1f0c2e-0000"}
     for row in rows:
         text = row["prompt"][0]["content"]
         assert "Answer:" not in text and "$Answer" not in text
@@ -146,7 +147,7 @@ def test_aime_uppercase_parquet(tmp_path: Path) -> None:
     rows = read_jsonl(slime)
     assert [r["label"] for r in rows] == ["7", "29"]  # ints in the source, strings out
     assert rows[0]["prompt"] == user(RETOOL_INSTRUCTION + aime_rows()[0]["Problem"])
-    assert rows[0]["metadata"] == {"data_source": "aime_2024", "source_id": "2024-I-1"}
+    assert rows[0]["metadata"] == {"source_name": "aime_2024", "source_id": "2024-I-1"}
     verl_rows = read_parquet(verl)
     assert [r["data_source"] for r in verl_rows] == ["aime_2024", "aime_2024"]
     assert verl_rows[1]["reward_model"] == {"ground_truth": "29", "style": "rule"}
@@ -176,11 +177,15 @@ def test_slime_layout_input(tmp_path: Path) -> None:
     got = read_jsonl(slime)
     assert [r["prompt"] for r in got] == [user(RETOOL_INSTRUCTION + p) for p in DAPO_PROBLEMS]
     assert [r["label"] for r in got] == DAPO_ANSWERS
-    assert got[0]["metadata"] == {"data_source": "dapo", "level": 3}
-    assert got[1]["metadata"] == {"data_source": "math"}
+    assert got[0]["metadata"] == {"source_name": "dapo", "level": 3}
+    assert got[1]["metadata"] == {"source_name": "math"}
     verl_rows = read_parquet(verl)
     assert verl_rows[0]["extra_info"]["level"] == 3
     assert verl_rows[0]["data_source"] == "dapo"
+    # our own slime output reads back with its source (slime's key)
+    again = tmp_path / "again.jsonl"
+    assert rl_data(slime, "-o", again) == 0
+    assert read_jsonl(again)[0]["metadata"] == {"source_name": "dapo", "level": 3}
 
 
 def test_verl_output_converts_back_to_the_same_slime_rows(dapo_file: Path, tmp_path: Path) -> None:

@@ -1,16 +1,37 @@
 """slime's custom generate hook: ``--custom-generate-function-path retool.generate``.
 
-``generate(args, sample, sampling_params)`` runs one `retool.rollout` for ``sample.prompt`` and
+``generate(args, sample, sampling_params, evaluation=False)`` runs one `retool.rollout` for ``sample.prompt`` and
 writes the result back in slime's layout: ``tokens`` (prompt + response ids), ``response``,
 ``response_length``, ``loss_mask`` and ``rollout_log_probs`` (response only), ``status`` (slime's
 ``Sample.Status`` when the sample class has one) and the tool-call count the reward's shaping reads
 (``metadata["tool_call_count"]`` and ``tool_call_count``). The sample is duck-typed: any object with
 those attributes works, so this module never imports slime.
 
-Options come from slime's ``args`` (``rollout_max_context_len``, ``rollout_max_response_len``,
-``sglang_router_ip``/``sglang_router_port``, ``hf_checkpoint``) plus our own ``retool_*`` attributes,
-all optional, each also read from the environment variable of the same name in capitals
-(``RETOOL_CALL_FORMAT=code``), which is how a slime launch script sets them:
+Budgets follow the call, as slime's own generate does: the response budget is the
+``max_new_tokens`` slime puts in ``sampling_params`` for this call (``rollout_max_response_len`` in
+training, the eval dataset's ``max_response_len`` -- ``--eval-max-response-len`` -- when slime passes
+``evaluation=True``), and the total is capped by ``rollout_max_context_len`` (``eval_max_context_len``
+in evaluation). The args' lengths are only the fallback when the sampling dict has no budget.
+
+What slime receives on a failure (checked against THUDM/slime ``slime/rollout/sglang_rollout.py``
+and ``slime/ray/rollout.py`` at 624b824, 2026-08): slime computes a reward for every sample whose
+status is not ``ABORTED`` and trains on every sample of a finished group, reading
+``sample.reward[reward_key]``; an ``ABORTED`` sample has no reward and would crash the step. So an
+engine error (HTTP 400 for a prompt over the context, retries exhausted), an engine abort and our own
+failure all come back as ``Status.FAILED`` (``TRUNCATED`` on a slime without it) with
+``remove_sample=True``: slime's reward function still scores it (so the group's rewards are all
+there), and its loss mask is zeroed, so the model is never trained on the broken trajectory. The
+cause is in ``metadata["retool"]`` (``status``, ``end_reason``, ``error``).
+
+``--rollout-top-p`` below 1.0 is refused (`UnsupportedSlimeOption`, on the first call): slime then
+asks SGLang for the kept top-p token ids of every generated token and asserts they are on each
+sample, which this hook does not collect.
+
+Options come from slime's ``args`` (the lengths above, ``sglang_router_ip``/``sglang_router_port``,
+``hf_checkpoint``) plus our own ``retool_*`` attributes, all optional, each also read from the
+environment variable of the same name in capitals (``RETOOL_CALL_FORMAT=code``), which is how a
+slime launch script sets them (slime parses its command line with ``parse_known_args``: a
+``--retool-*`` flag would be dropped without a word, never reach ``args``):
 
 - ``retool_max_turns`` (8): assistant turns per trajectory
 - ``retool_max_tool_calls`` (16): calls that reach the sandbox per trajectory
@@ -50,7 +71,7 @@ from ..engines.base import Engine, SamplingConfig
 from ..agent_loop import RolloutConfig, Trajectory, TrajectoryStatus, render_prompt, rollout
 from ..tool import CodeInterpreterTool
 
-__all__ = ["generate", "make_engine", "rollout_config", "sampling_from_slime", "shutdown"]
+__all__ = ["UnsupportedSlimeOption", "generate", "make_engine", "rollout_config", "sampling_from_slime", "shutdown"]
 
 _RUNTIME_ATTR = "_retool_runtime"
 _DEFAULT_RESPONSE_LEN = 4096
@@ -62,15 +83,23 @@ _STALE_NONE = ("rollout_log_probs", "rollout_top_p_token_ids", "rollout_top_p_to
 _OUR_METADATA = ("tool_call_count", "retool")
 
 
-async def generate(args: Any, sample: Any, sampling_params: Mapping[str, Any] | None) -> Any:
-    """Fill ``sample`` with one tool-using trajectory; returns the same object (slime's contract)."""
+class UnsupportedSlimeOption(ValueError):
+    """A slime setting this hook cannot honour; the message names the flag and what to do."""
+
+
+async def generate(
+    args: Any, sample: Any, sampling_params: Mapping[str, Any] | None, evaluation: bool = False
+) -> Any:
+    """Fill ``sample`` with one tool-using trajectory; returns the same object (slime's contract).
+    ``evaluation`` is what slime passes for its eval rollouts (it inspects the signature for it)."""
+    _refuse_unsupported(args, sampling_params)
     _reset(sample)
     runtime, cached = _runtime(args)
     try:
         engine, tool = runtime.engine, runtime.tool
         tokenizer = engine.tokenizer
         prompt = getattr(sample, "prompt", "")
-        probe = rollout_config(args, sampling_params, prompt_tokens=0)
+        probe = rollout_config(args, sampling_params, prompt_tokens=0, evaluation=evaluation)
         prompt_ids: list[int] | None
         if isinstance(prompt, str):
             messages: list[Mapping[str, Any]] = []
@@ -81,7 +110,7 @@ async def generate(args: Any, sample: Any, sampling_params: Mapping[str, Any] | 
                 prompt_ids = render_prompt(tokenizer, messages, probe, tool)
             except Exception:  # noqa: BLE001 - the rollout renders again and reports it as failed
                 prompt_ids = None
-        config = rollout_config(args, sampling_params, prompt_tokens=len(prompt_ids or ()))
+        config = rollout_config(args, sampling_params, prompt_tokens=len(prompt_ids or ()), evaluation=evaluation)
         traj = await rollout(engine, messages, config, tool=tool, prompt_token_ids=prompt_ids)
     finally:
         if not cached:
@@ -90,13 +119,19 @@ async def generate(args: Any, sample: Any, sampling_params: Mapping[str, Any] | 
     return sample
 
 
-def rollout_config(args: Any, sampling_params: Mapping[str, Any] | None, *, prompt_tokens: int) -> RolloutConfig:
-    """slime's limits as a `RolloutConfig`: the response budget is ``rollout_max_response_len`` (else
-    the sampling ``max_new_tokens``), further capped by ``rollout_max_context_len`` for the total."""
+def rollout_config(
+    args: Any, sampling_params: Mapping[str, Any] | None, *, prompt_tokens: int, evaluation: bool = False
+) -> RolloutConfig:
+    """slime's limits for this call as a `RolloutConfig`: the response budget is the sampling
+    ``max_new_tokens`` slime sent (training: ``rollout_max_response_len``; evaluation: the eval
+    dataset's ``max_response_len``), else the args' length for the mode; the total is capped by
+    ``rollout_max_context_len`` (evaluation: ``eval_max_context_len``, which slime defaults to it)."""
     params = dict(sampling_params or {})
-    response_len = _opt(args, "rollout_max_response_len") or params.get("max_new_tokens") or _DEFAULT_RESPONSE_LEN
+    fallback = _opt(args, "eval_max_response_len") if evaluation else None
+    fallback = fallback or _opt(args, "rollout_max_response_len")
+    response_len = params.get("max_new_tokens") or fallback or _DEFAULT_RESPONSE_LEN
     context = prompt_tokens + int(response_len)
-    max_context = _opt(args, "rollout_max_context_len")
+    max_context = (_opt(args, "eval_max_context_len") if evaluation else None) or _opt(args, "rollout_max_context_len")
     if max_context:
         context = min(context, int(max_context))
     per_turn = int(params.get("max_new_tokens") or response_len)
@@ -234,6 +269,19 @@ def _make_tool(args: Any) -> CodeInterpreterTool:
     )
 
 
+def _refuse_unsupported(args: Any, sampling_params: Mapping[str, Any] | None) -> None:
+    """Settings under which slime would assert on what we return: refuse them by name, up front."""
+    top_p = _opt(args, "rollout_top_p")
+    custom = (sampling_params or {}).get("custom_params") or {}
+    if (top_p is not None and float(top_p) != 1.0) or (isinstance(custom, Mapping) and custom.get("return_top_p_token_ids")):
+        raise UnsupportedSlimeOption(
+            f"--rollout-top-p {top_p} is not supported by retool.generate: below 1.0 slime asks SGLang for "
+            "the kept top-p token ids of every response token and asserts them on each sample "
+            "(rollout_top_p_token_ids/offsets), which retool.generate does not collect. Use --rollout-top-p 1.0 "
+            "(--eval-top-p may still be below 1.0: evaluation does not replay top-p)."
+        )
+
+
 def _encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
     """A prompt string slime already rendered: its special-token text is meant as special tokens."""
     out = tokenizer(prompt, add_special_tokens=False)
@@ -247,6 +295,8 @@ def _reset(sample: Any) -> None:
     sample.response = ""
     sample.response_length = 0
     sample.loss_mask = None
+    if hasattr(sample, "remove_sample"):
+        sample.remove_sample = False
     for name in _STALE_NONE:
         if hasattr(sample, name):
             setattr(sample, name, None)
@@ -271,6 +321,8 @@ def _fill(sample: Any, traj: Trajectory) -> None:
     sample.loss_mask = list(traj.loss_mask)
     sample.rollout_log_probs = list(traj.logprobs)
     sample.status = _status(sample, traj.status)
+    if traj.status in _NOT_TRAINED:
+        sample.remove_sample = True  # slime zeroes its loss mask: scored with its group, never learned from
     sample.tool_call_count = traj.num_tool_calls
     meta = getattr(sample, "metadata", None)
     if not isinstance(meta, dict):
@@ -295,17 +347,22 @@ def _fill(sample: Any, traj: Trajectory) -> None:
         sample.non_generation_time = traj.tool_s
 
 
+# Trajectories slime must not learn from: the engine failed or aborted, or we did.
+_NOT_TRAINED = frozenset({TrajectoryStatus.ABORTED, TrajectoryStatus.FAILED})
+
+
 def _status(sample: Any, status: TrajectoryStatus) -> Any:
-    """slime's ``Sample.Status`` member of the same name; FAILED falls back to ABORTED on slime
-    versions without it (both mean "do not train on this as a finished answer")."""
+    """slime's ``Sample.Status`` for a trajectory status. Never ``ABORTED``: slime skips the reward of
+    an aborted sample but still trains on its group, reading ``reward[reward_key]`` from ``None``.
+    Failures (ours or the engine's) become ``FAILED`` (``TRUNCATED`` on a slime without it), which
+    slime scores like any other sample; `_fill` also sets ``remove_sample``."""
     cls = getattr(type(sample), "Status", None)
     if isinstance(cls, type) and issubclass(cls, enum.Enum):
         members = cls.__members__
-        if status.name in members:
-            return members[status.name]
-        if status is TrajectoryStatus.FAILED and "ABORTED" in members:
-            return members["ABORTED"]
-    return status.value
+        if status in _NOT_TRAINED:
+            return members.get("FAILED") or members["TRUNCATED"]
+        return members[status.name]
+    return TrajectoryStatus.FAILED.value if status in _NOT_TRAINED else status.value
 
 
 _NOT_FROM_ENV = ("retool_engine", "retool_tool")  # objects, not settings
@@ -314,9 +371,10 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 
 def _opt(args: Any, name: str, default: Any = None) -> Any:
     """``args.<name>``, else (for our ``retool_*`` settings) the environment variable ``<NAME>``,
-    else ``default``. slime's argument parser rejects flags it does not know, so a launch script
-    sets our knobs as environment variables (``RETOOL_CALL_FORMAT=code``) that reach every rollout
-    worker through ray's runtime env."""
+    else ``default``. slime parses its command line with ``parse_known_args`` (Megatron's
+    ``ignore_unknown_args=True``), so a ``--retool-*`` flag would be dropped silently; a launch
+    script sets our knobs as environment variables (``RETOOL_CALL_FORMAT=code``) that reach every
+    rollout worker through ray's runtime env."""
     value = getattr(args, name, None)
     if value is None and name.startswith("retool_") and name not in _NOT_FROM_ENV:
         text = os.environ.get(name.upper(), "").strip()

@@ -1,9 +1,11 @@
 """verl adapter: the ``code_interpreter`` tool as a verl ``BaseTool``, and a ``compute_score`` for
 verl's ``custom_reward_function``.
 
-Matched against verl-project/verl main (2025-2026: ``verl/tools/base_tool.py``,
-``verl/tools/schemas.py``, ``verl/experimental/agent_loop/tool_agent_loop.py``,
-``verl/tools/utils/tool_registry.py``). verl's tool agent loop calls, per tool call::
+Matched against verl 0.9.1 (``verl/tools/base_tool.py``, ``verl/tools/schemas.py``,
+``verl/experimental/agent_loop/tool_agent_loop.py``, ``verl/tools/tool_registry.py``) and tested
+inside it (``make test-verl``: tests/frameworks/test_verl_real.py). Each agent-loop worker loads the
+tools once (``load_all_tools`` -> ``initialize_tools_from_config``) and every trajectory it runs
+shares those instances; verl's tool agent loop calls, per tool call::
 
     instance_id, _ = await tool.create(create_kwargs=tools_kwargs[name].get("create_kwargs", {}))
     response, reward, metrics = await tool.execute(instance_id, arguments, agent_data=...)
@@ -238,8 +240,9 @@ class CodeInterpreterVerlTool(BaseTool):
     core), ``isolation`` ("auto"). Unknown keys are an error at start-up, so a typo cannot silently
     leave a limit at its default.
 
-    The instance holds only plain data (verl deep-copies tool lists); the sandbox is shared per
-    process and started on the first call. Per-instance state (from ``create_kwargs``: the ground
+    One instance serves every trajectory of a verl agent-loop worker (verl loads the tools once per
+    worker and shares them), so per-trajectory state lives under the ``instance_id`` from ``create``;
+    the sandbox is shared per process and started on the first call. Per-instance state (from ``create_kwargs``: the ground
     truth, if given) records the calls made, for metrics.
     """
 

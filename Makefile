@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo demo-sandbox test bench clean
+.PHONY: setup setup-ray demo demo-sandbox test test-ray bench bench-ray clean
 
 setup:
 	bash scripts/setup.sh
@@ -17,6 +17,18 @@ demo-sandbox: setup
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# Ray lives in its own venv (.venv-ray); these run the cluster tests and bench there.
+RAY_PY := .venv-ray/bin/python
+
+setup-ray:
+	bash scripts/setup_ray.sh
+
+test-ray: setup-ray
+	$(RAY_PY) -m pytest -q -p no:cacheprovider tests/test_cluster_ray.py tests/test_cluster_router.py $(PYTEST_ARGS)
+
+bench-ray: setup-ray
+	$(RAY_PY) bench/cluster_router.py
+
 bench: setup
 	$(PY) bench/sandbox_throughput.py
 	$(PY) bench/reward_throughput.py
@@ -24,4 +36,4 @@ bench: setup
 	$(PY) bench/sft_prepare.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-ray .pytest_cache build *.egg-info

@@ -25,6 +25,8 @@ from sandbox import SandboxConfig, SandboxError, SessionClosed, Status  # noqa: 
 from sandbox.cluster import ClusterConfig, SandboxCluster  # noqa: E402
 
 NODE = {"object_store_memory": 80 << 20}
+CONFIG = ClusterConfig(sandbox=SandboxConfig(timeout_s=10, max_sessions=8), health_interval_s=0.5,
+                       ping_timeout_s=3.0, replace_backoff_s=0.2, call_grace_s=30.0, share_as="test-sandbox")
 SLEEP = "import time; time.sleep({s}); print('woke')"
 
 
@@ -43,9 +45,7 @@ def ray_cluster():
 
 @pytest_asyncio.fixture(scope="module")
 async def sb(ray_cluster):
-    config = ClusterConfig(sandbox=SandboxConfig(timeout_s=10, max_sessions=8), health_interval_s=0.5,
-                           ping_timeout_s=3.0, replace_backoff_s=0.2, call_grace_s=30.0)
-    async with SandboxCluster(config) as cluster:
+    async with SandboxCluster(CONFIG) as cluster:
         yield cluster
 
 
@@ -63,6 +63,12 @@ async def wait_until(predicate, timeout_s: float = 30.0) -> None:
 def settled(sb: SandboxCluster) -> bool:
     nodes = sb.describe()["nodes"]
     return bool(nodes) and all(n["ready"] and not n["replacing"] for n in nodes.values())
+
+
+def quiet(sb: SandboxCluster) -> bool:
+    """Settled, and no load known anywhere (the nodes' own reports included), so routing is predictable."""
+    return settled(sb) and all(n["inflight"] == n["reported"] == n["sessions"] == 0
+                               for n in sb.router.snapshot().values())
 
 
 def processes_under(pid: int) -> list[int]:
@@ -92,6 +98,7 @@ async def test_same_interface_as_sandbox(sb):
 
 
 async def test_concurrent_runs_spread_by_load(sb):
+    await wait_until(lambda: quiet(sb))
     runs = [asyncio.ensure_future(sb.run(SLEEP.format(s=1.5))) for _ in range(3)]
     await asyncio.sleep(0.5)
     inflight = {k: v["inflight"] for k, v in sb.router.snapshot().items()}
@@ -134,9 +141,24 @@ async def test_cancelled_run_frees_its_worker(sb):
     assert not any(counts), counts
 
 
+async def test_routers_share_the_node_actors_and_see_each_others_load(sb):
+    """A second router (as one per trainer process would be) finds the same actors by name; the load
+    it puts on a node reaches the first router through the node's own count."""
+    async with SandboxCluster(CONFIG) as other:
+        assert {k: n["pid"] for k, n in other.describe()["nodes"].items()} == \
+            {k: n["pid"] for k, n in sb.describe()["nodes"].items()}
+        busy = [asyncio.ensure_future(other.run(SLEEP.format(s=2))) for _ in range(3)]
+        await asyncio.sleep(1.2)  # two health pings of the first router
+        assert sum(n["reported"] for n in sb.router.snapshot().values()) == 3
+        assert all(n["inflight"] == 0 for n in sb.router.snapshot().values())
+        assert all(r.status is Status.OK for r in await asyncio.gather(*busy))
+    # closing the second router leaves the shared actors serving the first
+    assert (await sb.run("print('still here')")).stdout == "still here\n"
+
+
 # ---------------------------------------------------------------------- faults
 async def test_killed_actor_fails_its_runs_as_ours_and_is_replaced(sb):
-    await wait_until(lambda: settled(sb))
+    await wait_until(lambda: quiet(sb))
     key = next(k for k, n in sb.describe()["nodes"].items() if n["workers"] == 2)
     slot = sb._slots[key]
     victim, generation = slot.info["pid"], slot.generation
@@ -148,7 +170,7 @@ async def test_killed_actor_fails_its_runs_as_ours_and_is_replaced(sb):
         await s.start()
     doomed = next(s for s in sessions if s.node_id == key)
     await doomed.run("y = 1")
-    runs = [asyncio.ensure_future(sb.run(SLEEP.format(s=15))) for _ in range(3)]
+    runs = [asyncio.ensure_future(sb.run(SLEEP.format(s=15), timeout_s=4)) for _ in range(3)]
     await asyncio.sleep(1.0)
     assert sb.router.snapshot()[key]["inflight"] >= 1
 
@@ -172,22 +194,22 @@ async def test_killed_actor_fails_its_runs_as_ours_and_is_replaced(sb):
     await wait_until(lambda: settled(sb) and sb._slots[key].generation == generation + 1)
     assert sb._slots[key].info["pid"] != victim
     assert sb.replacements >= 1
-    # The dead actor's jailed workers do not outlive the runs' own limit (10 s here): a zygote finds
+    # The dead actor's jailed workers do not outlive the runs' own limit (4 s here): a zygote finds
     # its host gone when it answers. (It does not watch the host during a run; see the README.)
     await wait_until(lambda: not [p for p in jailed if psutil.pid_exists(p)
                                   and psutil.Process(p).status() != psutil.STATUS_ZOMBIE],
-                     timeout_s=sb.config.timeout_s + 8)
+                     timeout_s=4 + 8)
     results = await asyncio.gather(*(sb.run(f"print({i})") for i in range(6)))
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(6)]
 
 
 async def test_frozen_actor_is_detected_and_replaced_without_a_hang(sb):
-    await wait_until(lambda: settled(sb))
-    key = next(k for k, n in sb.describe()["nodes"].items() if n["workers"] == 1)
-    slot = sb._slots[key]
-    victim, generation = slot.info["pid"], slot.generation
+    await wait_until(lambda: quiet(sb))
     run = asyncio.ensure_future(sb.run(SLEEP.format(s=25), timeout_s=30))
     await asyncio.sleep(0.7)
+    key = next(k for k, n in sb.router.snapshot().items() if n["inflight"])
+    slot = sb._slots[key]
+    victim, generation = slot.info["pid"], slot.generation
     os.kill(victim, signal.SIGSTOP)
     try:
         r = await asyncio.wait_for(run, timeout=20)

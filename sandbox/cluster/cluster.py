@@ -156,6 +156,9 @@ class SandboxCluster:
         slots = [s for s in self._slots.values() if s.actor is not None]
 
         async def stop(slot: _Slot) -> None:
+            if self.cluster_config.share_as:  # other routers may use it; it ends with its creator
+                slot.actor = None
+                return
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(_future(slot.actor.close.remote()), self.cluster_config.ping_timeout_s)
             with contextlib.suppress(Exception):
@@ -195,11 +198,13 @@ class SandboxCluster:
 
         ray = import_ray()
         cfg = self.cluster_config
+        shared = {"name": f"{cfg.share_as}-{slot.node_id}", "get_if_exists": True} if cfg.share_as else {}
         actor = self._actor_cls.options(
             num_cpus=cfg.actor_num_cpus,
             scheduling_strategy=NodeAffinitySchedulingStrategy(slot.node_id, soft=False),
             max_concurrency=slot.workers * cfg.max_concurrency_per_worker,
             max_restarts=0,
+            **shared,
         ).remote(self.config.with_(workers=slot.workers))
         try:
             info = await asyncio.wait_for(_future(actor.start.remote()), cfg.start_timeout_s)
@@ -352,6 +357,8 @@ class SandboxCluster:
             if isinstance(exc.cause, SandboxError):
                 raise exc.cause from None
             raise NodeLost(f"the sandbox on node {slot.short} failed: {_first_line(exc)}") from None
+        except ray.exceptions.TaskCancelledError:
+            raise NodeLost(f"the run on node {slot.short} was cancelled") from None
         except ray.exceptions.RayError as exc:  # actor died, worker crashed, object lost
             self._lost(slot, generation, _first_line(exc))
             raise NodeLost(f"the sandbox actor on node {slot.short} died mid-run ({_first_line(exc)}); "

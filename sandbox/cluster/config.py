@@ -23,6 +23,10 @@ class ClusterConfig:
     workers_per_cpu: float = 1.0  # a node's sandbox gets round(CPUs * this) warm workers, at least 1
     workers_per_node: int | None = None  # fixed worker count instead (overrides workers_per_cpu)
     actor_num_cpus: float = 0.0
+    # Share the node actors between routers (e.g. one SandboxCluster per rollout worker of a trainer):
+    # actors are named f"{share_as}-{node id}" in the Ray namespace and found, not duplicated. Shared
+    # actors are not killed by close(); they end with the process that created them.
+    share_as: str | None = None
     max_concurrency_per_worker: int = 64  # Ray-side queue of one actor: workers * this concurrent calls
     start_timeout_s: float = 180.0  # an actor's sandbox must be up within this
     call_grace_s: float = 120.0  # a call's reply deadline is its run timeout plus this (queueing, transfer)

@@ -106,3 +106,20 @@ async def test_without_ray_the_cluster_says_how_to_get_it():
 
     with pytest.raises(RayUnavailable, match=r"retool-stack\[ray\]"):
         await SandboxCluster().start()
+
+
+def test_many_nodes_stay_balanced_with_two_random_choices():
+    """Beyond SCAN_LIMIT nodes the router samples two. The spread stays a few runs (log log n), small
+    next to a real node's worker count: 64 nodes of 32 workers filled to capacity stay within 15%."""
+    from sandbox.cluster.router import SCAN_LIMIT
+
+    r = Router(seed=1)
+    nodes, workers = 64, 32
+    assert nodes > SCAN_LIMIT
+    for i in range(nodes):
+        r.add(f"n{i}", workers)
+    for _ in range(nodes * workers):
+        r.acquire()
+    loads = [v["inflight"] for v in r.snapshot().values()]
+    assert sum(loads) == nodes * workers
+    assert max(loads) <= workers * 1.15 and min(loads) >= workers * 0.85, sorted(loads)

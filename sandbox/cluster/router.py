@@ -5,10 +5,15 @@ to go. A node's load is what this router has in flight there, or what the node l
 (other routers, e.g. one per trainer process, share the node), whichever is higher, plus its open
 sessions (each holds a worker), divided by the node's worker count. Ties go round-robin so equal
 nodes fill evenly. Sessions never move: their runs go to the node that holds them (affinity).
+
+Up to `SCAN_LIMIT` ready nodes the least loaded is found by a scan; beyond, by the better of two
+nodes drawn at random ("power of two choices"), which keeps the maximum load within a small
+additive term of the best while costing the same at 64 or 1,000 nodes as at 2.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from ..types import SandboxError
@@ -37,19 +42,26 @@ class NodeLoad:
         return (max(self.inflight, self.reported) + self.sessions) / self.capacity
 
 
+SCAN_LIMIT = 16
+
+
 class Router:
-    def __init__(self) -> None:
+    def __init__(self, seed: int | None = None) -> None:
         self._nodes: dict[str, NodeLoad] = {}
+        self._ready: list[NodeLoad] | None = None  # cache of the ready nodes; None when stale
         self._turn = 0
+        self._random = random.Random(seed)
 
     # ---------------------------------------------------------------- membership
     def add(self, key: str, capacity: int, ready: bool = True) -> None:
         if capacity < 1:
             raise SandboxError(f"node {key} has capacity {capacity}; it needs at least one worker")
         self._nodes[key] = NodeLoad(key, capacity, ready=ready)
+        self._ready = None
 
     def remove(self, key: str) -> None:
         self._nodes.pop(key, None)
+        self._ready = None
 
     def set_ready(self, key: str, ready: bool) -> None:
         node = self._nodes.get(key)
@@ -57,6 +69,7 @@ class Router:
             node.ready = ready
             if not ready:
                 node.reported = 0
+            self._ready = None
 
     def report(self, key: str, inflight: int) -> None:
         """The node's own count of runs in flight (all routers), from a ping or a reply."""
@@ -72,18 +85,24 @@ class Router:
 
     # ---------------------------------------------------------------- choices
     def _least_loaded(self) -> NodeLoad:
-        best: NodeLoad | None = None
-        nodes = list(self._nodes.values())
-        n = len(nodes)
-        self._turn = (self._turn + 1) % max(1, n)
-        for i in range(n):
-            node = nodes[(self._turn + i) % n]
-            if node.ready and (best is None or node.load < best.load):
-                best = node
-        if best is None:
+        if self._ready is None:
+            self._ready = [n for n in self._nodes.values() if n.ready]
+        ready = self._ready
+        n = len(ready)
+        if n == 0:
+            known = len(self._nodes)
             raise NoSandboxNodes(
-                f"no sandbox node is ready ({n} known, all starting or being replaced); retry shortly"
-                if n else "no sandbox node: the Ray cluster has no node matching the selection")
+                f"no sandbox node is ready ({known} known, all starting or being replaced); retry shortly"
+                if known else "no sandbox node: the Ray cluster has no node matching the selection")
+        if n > SCAN_LIMIT:
+            a, b = self._random.sample(ready, 2)
+            return a if a.load <= b.load else b
+        self._turn = (self._turn + 1) % n
+        best = ready[self._turn]
+        for i in range(1, n):
+            node = ready[(self._turn + i) % n]
+            if node.load < best.load:
+                best = node
         return best
 
     def acquire(self) -> str:

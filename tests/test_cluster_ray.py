@@ -117,6 +117,7 @@ async def test_sessions_keep_state_on_their_node(sb):
             assert (await a.run("x += '.'; print(x)")).status is Status.OK
         assert (await a.run("print(x)")).stdout == "a...\n"
         assert (await b.run("print(x)")).stdout == "b\n"
+        assert not (a.interpreter_lost or a.state_reset or a.lost)
         sessions = {k: v["sessions"] for k, v in sb.router.snapshot().items()}
         assert sum(sessions.values()) == 2
     assert sum(v["sessions"] for v in sb.router.snapshot().values()) == 0
@@ -186,6 +187,7 @@ async def test_killed_actor_fails_its_runs_as_ours_and_is_replaced(sb):
     # the session on the dead actor says so, then refuses; it never replays elsewhere
     r = await doomed.run("print(y)")
     assert r.status is Status.SANDBOX_ERROR and doomed.lost and "session lost" in r.error
+    assert doomed.interpreter_lost
     with pytest.raises(SessionClosed):
         await doomed.run("print(y)")
     for s in sessions:

@@ -62,19 +62,26 @@ class SandboxActor:
         return result, self.inflight
 
     async def session_open(self, session_id: str, memory_mb: int | None, timeout_s: float | None,
-                           display: bool, wait_s: float | None) -> None:
-        session = self.sandbox.session(memory_mb=memory_mb, timeout_s=timeout_s, display=display, wait_s=wait_s)
+                           display: bool, wait_s: float | None,
+                           files: Mapping[str, str | bytes] | None = None) -> None:
+        extra = {"files": files} if files else {}  # session files: only engines that take them get any
+        session = self.sandbox.session(memory_mb=memory_mb, timeout_s=timeout_s, display=display, wait_s=wait_s,
+                                       **extra)
         await session.start()
         self.sessions[session_id] = session
 
     async def session_run(self, session_id: str, code: str | bytes, timeout_s: float | None,
-                          display: bool | None) -> ExecResult:
+                          display: bool | None) -> tuple[ExecResult, bool, bool]:
+        """The result, and the session's interpreter_lost / state_reset flags after it (False where the
+        engine's Session does not carry them)."""
         session = self.sessions.get(session_id)
         if session is None:
             raise SessionClosed(f"session {session_id} is not open on this node (closed or expired)")
         self.inflight += 1
         try:
-            return await session.run(code, timeout_s=timeout_s, display=display)
+            result = await session.run(code, timeout_s=timeout_s, display=display)
+            return (result, bool(getattr(session, "interpreter_lost", False)),
+                    bool(getattr(session, "state_reset", False)))
         except SessionClosed:
             self.sessions.pop(session_id, None)
             raise

@@ -397,9 +397,11 @@ class SandboxCluster:
             self.router.release(key, reported)
 
     def session(self, *, memory_mb: int | None = None, timeout_s: float | None = None,
-                display: bool = False, wait_s: float | None = None) -> "ClusterSession":
+                display: bool = False, wait_s: float | None = None,
+                files: Mapping[str, str | bytes] | None = None) -> "ClusterSession":
         """A stateful interpreter on one node; all its runs go there (affinity)."""
-        return ClusterSession(self, memory_mb=memory_mb, timeout_s=timeout_s, display=display, wait_s=wait_s)
+        return ClusterSession(self, memory_mb=memory_mb, timeout_s=timeout_s, display=display, wait_s=wait_s,
+                              files=files)
 
     # ------------------------------------------------------------------ views
     @property
@@ -425,17 +427,21 @@ class SandboxCluster:
 
 
 class ClusterSession:
-    """A session pinned to one node's actor. If that actor is lost, `lost` is True, the run that
-    found out returns SANDBOX_ERROR, and the session closes: its state existed only there."""
+    """A session pinned to one node's actor. If that actor is lost, `lost` (and `interpreter_lost`) is
+    True, the run that found out returns SANDBOX_ERROR, and the session closes: its state existed only
+    there. Otherwise `interpreter_lost` / `state_reset` mirror the node's session after each run."""
 
     def __init__(self, cluster: SandboxCluster, *, memory_mb: int | None, timeout_s: float | None,
-                 display: bool, wait_s: float | None) -> None:
+                 display: bool, wait_s: float | None, files: Mapping[str, str | bytes] | None = None) -> None:
         self.cluster = cluster
         self.id = uuid.uuid4().hex
         self.limits = cluster.config.limits(timeout_s=timeout_s, memory_mb=memory_mb)
         self._memory_mb, self._timeout_s, self.display, self.wait_s = memory_mb, timeout_s, display, wait_s
+        self._files = dict(files) if files else None
         self.node_id: str | None = None
-        self.lost = False
+        self.lost = False  # the node's actor was lost: this session is over
+        self.interpreter_lost = False  # the latest run ended the interpreter (its state is gone)
+        self.state_reset = False  # the latest run started in a fresh interpreter after a loss
         self._generation = -1
         self._closed = False
         self._close_reason = "closed"
@@ -455,7 +461,8 @@ class ClusterSession:
         slot = c._slots[key]
         generation = slot.generation
         try:
-            ref = slot.actor.session_open.remote(self.id, self._memory_mb, self._timeout_s, self.display, self.wait_s)
+            ref = slot.actor.session_open.remote(self.id, self._memory_mb, self._timeout_s, self.display, self.wait_s,
+                                                 self._files)
             await c._call(slot, generation, ref, c.cluster_config.start_timeout_s + (self.wait_s or 0))
         except BaseException:
             c.router.close_session(key)
@@ -475,9 +482,12 @@ class ClusterSession:
             if slot is None or slot.actor is None:
                 raise NodeLost(f"the sandbox actor on node {self.node_id[:12]} is gone")
             ref = slot.actor.session_run.remote(self.id, code, timeout_s, display)
-            return await c._call(slot, self._generation, ref, limits.timeout_s + c.cluster_config.call_grace_s)
+            result, self.interpreter_lost, self.state_reset = await c._call(
+                slot, self._generation, ref, limits.timeout_s + c.cluster_config.call_grace_s)
+            return result
         except NodeLost as exc:
-            self.lost = True
+            self.lost = self.interpreter_lost = True
+            self.state_reset = False
             await self.close(reason=f"node lost: {exc}")
             return ExecResult(Status.SANDBOX_ERROR, duration_s=time.monotonic() - started,
                               error=f"session lost: its interpreter lived on a sandbox actor that is gone ({exc}); "

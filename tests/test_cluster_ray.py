@@ -22,7 +22,7 @@ psutil = pytest.importorskip("psutil")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from sandbox import SandboxConfig, SandboxError, SessionClosed, Status  # noqa: E402
-from sandbox.cluster import ClusterConfig, SandboxCluster  # noqa: E402
+from sandbox.cluster import ClusterConfig, NoSandboxNodes, SandboxCluster  # noqa: E402
 
 NODE = {"object_store_memory": 80 << 20}
 CONFIG = ClusterConfig(sandbox=SandboxConfig(timeout_s=10, max_sessions=8), health_interval_s=0.5,
@@ -83,6 +83,14 @@ async def test_one_actor_per_node_sized_to_its_cpus(sb):
     assert sb.isolation in ("nsjail", "process")
     r = await sb.run("print(6 * 7)")
     assert r.status is Status.OK and r.stdout == "42\n"
+
+
+async def test_no_matching_node_is_a_clear_error(ray_cluster):
+    cluster = SandboxCluster(ClusterConfig(node_resource="sandbox-nodes-none-of-these-have"))
+    with pytest.raises(NoSandboxNodes, match="sandbox-nodes-none-of-these-have"):
+        await cluster.start()
+    assert ray.is_initialized()  # the test's connection, not the cluster's to shut down
+    await cluster.close()
 
 
 async def test_same_interface_as_sandbox(sb):

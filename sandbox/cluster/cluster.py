@@ -117,20 +117,27 @@ class SandboxCluster:
                 await asyncio.to_thread(ray.init, address=cfg.address, namespace=cfg.namespace)
                 self._owns_ray = True
             self._actor_cls = ray.remote(SandboxActor)
-            nodes = await self._selected_nodes()
-            if not nodes:
-                raise NoSandboxNodes("no alive Ray node has CPUs"
-                                     + (f" and the resource {cfg.node_resource!r}" if cfg.node_resource else ""))
-            results = await asyncio.gather(*(self._deploy(nid, cpus) for nid, cpus in nodes.items()),
-                                           return_exceptions=True)
-            errors = [r for r in results if isinstance(r, BaseException)]
-            if len(errors) == len(results):
-                await self._stop_actors()
-                raise SandboxError(f"no node's sandbox could start: {errors[0]}")
-            for exc in errors:
-                log.warning("a node's sandbox failed to start (retrying in the background): %s", exc)
+            try:
+                await self._deploy_all()
+            except BaseException:
+                await self._shutdown()
+                raise
             self._health = asyncio.create_task(self._health_loop())
             self._started = True
+
+    async def _deploy_all(self) -> None:
+        cfg = self.cluster_config
+        nodes = await self._selected_nodes()
+        if not nodes:
+            raise NoSandboxNodes("no alive Ray node has CPUs"
+                                 + (f" and the resource {cfg.node_resource!r}" if cfg.node_resource else ""))
+        results = await asyncio.gather(*(self._deploy(nid, cpus) for nid, cpus in nodes.items()),
+                                       return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if len(errors) == len(results):
+            raise SandboxError(f"no node's sandbox could start: {errors[0]}")
+        for exc in errors:
+            log.warning("a node's sandbox failed to start (retrying in the background): %s", exc)
 
     async def close(self) -> None:
         self._closed = True
@@ -141,6 +148,10 @@ class SandboxCluster:
             self._health = None
         for session in list(self._sessions):
             await session.close()
+        await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        """Stop background replacements, the actors, and Ray when we started it."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -186,7 +197,7 @@ class SandboxCluster:
         self.router.add(node_id, slot.workers, ready=False)
         try:
             slot.actor, slot.info = await self._start_actor(slot)
-        except BaseException as exc:
+        except Exception as exc:
             slot.last_error = str(exc)
             slot.replacing = True
             self._spawn(self._replace(slot, slot.generation))
@@ -245,7 +256,12 @@ class SandboxCluster:
                 ray.kill(old, no_restart=True)
         delay = self.cluster_config.replace_backoff_s
         while not self._closed:
-            nodes = await self._selected_nodes()
+            try:
+                nodes = await self._selected_nodes()
+            except Exception as exc:  # the GCS may be briefly unreachable: try again
+                log.warning("listing Ray nodes failed while replacing %s (retrying): %s", slot.short, exc)
+                await asyncio.sleep(delay)
+                continue
             if slot.node_id not in nodes:
                 log.warning("node %s left the cluster; its sandbox is not replaced", slot.short)
                 self._slots.pop(slot.node_id, None)
@@ -278,7 +294,9 @@ class SandboxCluster:
             await asyncio.sleep(cfg.health_interval_s)
             tick += 1
             live = [s for s in self._slots.values() if not s.replacing and s.actor is not None]
-            await asyncio.gather(*(self._ping(s) for s in live))
+            for outcome in await asyncio.gather(*(self._ping(s) for s in live), return_exceptions=True):
+                if isinstance(outcome, Exception):  # a bug in a ping must not end health checking
+                    log.error("health ping failed unexpectedly: %r", outcome)
             if tick % _NODE_SCAN_EVERY == 0:
                 await self._scan_nodes()
 

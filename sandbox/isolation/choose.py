@@ -53,7 +53,8 @@ def select_backend(config: SandboxConfig) -> BackendChoice:
             warnings = []
             missing = {"memory", "pids"} - set(backend.cgroups)
             if missing:
-                why = f" ({backend.cgroup_plan.problem})" if backend.cgroup_plan and backend.cgroup_plan.problem else ""
+                plan = backend.cgroup_plan
+                why = f" ({plan.problem})" if plan and plan.problem else ""
                 warnings.append(f"cgroup controllers unavailable: {', '.join(sorted(missing))}{why}; "
                                 "memory is limited by rlimits only")
             if backend.map_root_for_mounts:

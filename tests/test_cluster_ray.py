@@ -165,6 +165,24 @@ async def test_routers_share_the_node_actors_and_see_each_others_load(sb):
     assert (await sb.run("print('still here')")).stdout == "still here\n"
 
 
+async def test_usable_from_inside_a_ray_trainer_worker(sb):
+    class TrainerWorker:
+        """Stands for a Ray-based trainer's rollout worker (verl's agent-loop workers are Ray actors):
+        it builds its own router inside the actor and reaches the shared node actors. Defined here so
+        Ray ships it by value (the test module is not importable on Ray's workers)."""
+
+        async def solve(self, code: str, config: ClusterConfig) -> tuple[str, list[int]]:
+            async with SandboxCluster(config) as cluster:
+                r = await cluster.run(code)
+                return r.stdout, sorted(n["pid"] for n in cluster.describe()["nodes"].values())
+
+    worker = ray.remote(TrainerWorker).options(num_cpus=0).remote()
+    stdout, pids = await worker.solve.remote("import sympy as sp; print(sp.factorint(360))", CONFIG)
+    assert stdout == "{2: 3, 3: 2, 5: 1}\n"
+    assert pids == sorted(n["pid"] for n in sb.describe()["nodes"].values())
+    ray.kill(worker)
+
+
 # ---------------------------------------------------------------------- faults
 async def test_killed_actor_fails_its_runs_as_ours_and_is_replaced(sb):
     await wait_until(lambda: quiet(sb))

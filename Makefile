@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo demo-sandbox test test-verl bench clean
+.PHONY: setup setup-ray demo demo-sandbox test test-verl test-ray bench bench-ray clean
 
 setup:
 	bash scripts/setup.sh
@@ -16,14 +16,28 @@ demo-sandbox: setup
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-	if [ "$(TEST_VERL)" != 0 ]; then $(MAKE) test-verl; fi
+	set -e; for t in $(TEST_FRAMEWORKS); do $(MAKE) test-$$t; done
 
-# Our verl pieces inside the real verl 0.9.1, in its own venv (.venv-verl: ~4 min to install once,
-# ~2 min to run); `make test TEST_VERL=0` leaves it out.
-TEST_VERL ?= 1
+# The real frameworks, each in its own venv made by its scripts/setup_*.sh (installed once, reused):
+# verl 0.9.1 (.venv-verl, ~4 min to install, ~2 min to run), Ray (.venv-ray, ~1 min, ~1 min).
+# `make test TEST_FRAMEWORKS=` runs the main suite alone.
+TEST_FRAMEWORKS ?= verl ray
+
 test-verl:
 	bash scripts/setup_verl.sh
 	.venv-verl/bin/python -m pytest -q -p no:cacheprovider tests/frameworks/test_verl_real.py
+
+# Ray lives in its own venv (.venv-ray); these run the cluster tests and bench there.
+RAY_PY := .venv-ray/bin/python
+
+setup-ray:
+	bash scripts/setup_ray.sh
+
+test-ray: setup-ray
+	$(RAY_PY) -m pytest -q -p no:cacheprovider tests/test_cluster_ray.py tests/test_cluster_router.py $(PYTEST_ARGS)
+
+bench-ray: setup-ray
+	$(RAY_PY) bench/cluster_router.py
 
 bench: setup
 	$(PY) bench/sandbox_throughput.py
@@ -33,4 +47,4 @@ bench: setup
 	$(PY) bench/service_load.py
 
 clean:
-	rm -rf $(VENV) .venv-verl .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-verl .venv-ray .pytest_cache build *.egg-info

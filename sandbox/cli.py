@@ -153,7 +153,8 @@ async def _cmd_check(args: argparse.Namespace) -> int:
     async with Sandbox(_config(args)) as sb:
         info = sb.describe()
         print(f"isolation: {info['isolation']}  ({info['reason']})")
-        for key in ("binary", "cgroups", "python_mounts", "uid_drop", "workers", "preloaded", "python"):
+        for key in ("binary", "cgroups", "cgroup_version", "python_mounts", "uid_drop", "workers", "preloaded",
+                    "python"):
             if key in info:
                 print(f"  {key}: {info[key]}")
         for failed, why in (info.get("preload_failed") or {}).items():

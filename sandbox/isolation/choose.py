@@ -49,13 +49,14 @@ def select_backend(config: SandboxConfig) -> BackendChoice:
         else:
             problem = _nsjail_smoke(binary)
         if problem is None:
-            cgroups = ensure_cgroup_parents()
+            backend = NsjailBackend(config, binary, ensure_cgroup_parents())
             warnings = []
-            missing = {"memory", "pids"} - set(cgroups)
+            missing = {"memory", "pids"} - set(backend.cgroups)
             if missing:
-                warnings.append(f"cgroup controllers unavailable: {', '.join(sorted(missing))}; "
+                plan = backend.cgroup_plan
+                why = f" ({plan.problem})" if plan and plan.problem else ""
+                warnings.append(f"cgroup controllers unavailable: {', '.join(sorted(missing))}{why}; "
                                 "memory is limited by rlimits only")
-            backend = NsjailBackend(config, binary, cgroups)
             if backend.map_root_for_mounts:
                 warnings.append("the interpreter lives below a directory others cannot traverse; host root is "
                                 "mapped into the jail's user namespace for the mount step (programs still run "

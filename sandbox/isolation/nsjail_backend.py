@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import SandboxConfig
 from ..types import SandboxError
 from .base import GUEST_DIR, GUEST_ENV, Backend, WorkerSpec, python_mount_roots, world_traversable
+from .cgroups import CgroupVersion, host_cgroupv2
 
 GUEST_MOUNT = "/opt/retool-sandbox"
 # The run's private tmpfs (cwd, HOME, TMPDIR). Not /tmp: the interpreter or the checkout may live
@@ -141,6 +142,10 @@ class NsjailBackend(Backend):
         super().__init__(config)
         self.binary = binary
         self.cgroups = cgroups
+        # cgroup v2 hosts have no v1 memory/pids hierarchies: nsjail's v2 mode instead (cgroups.py).
+        self.cgroup_plan = None if {"memory", "pids"} <= set(cgroups) else host_cgroupv2(config.worker_count)
+        if self.cgroup_plan is not None and self.cgroup_plan.version is CgroupVersion.V2:
+            self.cgroups = list(self.cgroup_plan.controllers)
         self.python_roots = python_mount_roots(config.python)
         # nsjail performs the bind mounts as the jail's mapped user. When the interpreter lives
         # below a directory 'other' cannot traverse (a pyenv under /root), host root is mapped
@@ -157,6 +162,7 @@ class NsjailBackend(Backend):
             "backend": self.name,
             "binary": self.binary,
             "cgroups": self.cgroups,
+            "cgroup_version": str(self.cgroup_plan.version if self.cgroup_plan else CgroupVersion.V1),
             "python_mounts": self.python_roots,
             "root_mapped_for_mounts": self.map_root_for_mounts,
         }
@@ -211,6 +217,8 @@ class NsjailBackend(Backend):
             cfg.cgroup_pids_max = self.config.max_processes + 8
         if "cpu" in self.cgroups and self.config.cpu_cores_per_worker:
             cfg.cgroup_cpu_ms_per_sec = int(self.config.cpu_cores_per_worker * 1000)
+        for key, value in (self.cgroup_plan.nsjail_options() if self.cgroup_plan else {}).items():
+            setattr(cfg, key, value)
         cfg.seccomp_string.append(seccomp_policy())
         cfg.exec_bin = Exe(path=self.config.python, arg=["-I", "-B", f"{GUEST_MOUNT}/zygote.py"])
         return cfg

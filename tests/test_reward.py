@@ -10,7 +10,8 @@ import pytest
 
 import retool
 import retool.reward as rw
-from retool.reward import RewardResult, extract_answer, reward_func, score, score_many
+from retool import reward_func
+from retool.reward import RewardResult, extract_answer, score, score_many
 
 # (ground truth, prediction, equivalent?, both directions?) -- prediction goes in a \boxed{} at the end
 # of a short solution. "Both directions" also checks the pair with gold and prediction swapped.
@@ -340,7 +341,7 @@ BAD_INPUTS = [
     ("{" * 5000 + "\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}", "1", "no answer found"),
     ("\\boxed{" + "9" * 5000 + "}", "9", "no answer found"),
     ("x" * 1_000_000 + "\\boxed{42}", "42", "exact string match"),
-    ("a b c 1 2 3 " * 90_000, "42", "no answer found"),
+    ("a b c 1 2 3 " * 90_000, "42", "math-verify extraction: not equivalent"),  # its bounded tail: 3
     ("\\boxed{\\x00\\uffff\ud800}", "42", ""),
 ]
 

@@ -34,6 +34,7 @@ class Source(str, enum.Enum):
     NONE = "none"
     EMPTY_BOX = "empty box"
     UNTERMINATED_BOX = "unterminated or oversized box"
+    NOTHING_AFTER_THINK = "nothing after </think>"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ _MAX_BOX_CANDIDATES = 16
 
 _BOX_MARKERS = ("\\boxed", "\\fbox")
 _BRACE_RE = re.compile(r"\\.|[{}]", re.DOTALL)
+_PLAIN_BRACE_RE = re.compile(r"[{}]")
+# Escape sequences left by a non-raw Python string of LaTeX (\\frac -> form feed + "rac"): these
+# control characters never belong in an answer, so they are turned back into the command. Tab and
+# carriage return are ordinary whitespace and stay.
+_CONTROL_ESCAPES = str.maketrans({"\x0c": "\\f", "\x08": "\\b", "\x07": "\\a", "\x0b": "\\v"})
 _ANSWER_LINE_RE = re.compile(
     r"(?i)\b(?:final\s+answer|answer)\s*(?:\*\*)?\s*(?:[:：=]|\bis\b\s*:?)\s*(?:\*\*)?[ \t]*"
     r"(?P<ans>[^\n]*\S)[ \t]*$",
@@ -74,11 +80,11 @@ _HOPE_RE = re.compile(r"(?i)\.?\s*I hope it is correct\.?\s*$")
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)"), ("**", "**"))
 
 
-def _match_braced(text: str, open_idx: int) -> Optional[int]:
+def _match_braced(text: str, open_idx: int, *, escapes: bool = True) -> Optional[int]:
     """Index of the brace that closes ``text[open_idx]`` (escaped braces don't count), or None."""
     depth = 0
     end_limit = min(len(text), open_idx + MAX_ANSWER_CHARS + 2)
-    for m in _BRACE_RE.finditer(text, open_idx, end_limit):
+    for m in (_BRACE_RE if escapes else _PLAIN_BRACE_RE).finditer(text, open_idx, end_limit):
         tok = m.group()
         if tok == "{":
             depth += 1
@@ -98,7 +104,10 @@ def _box_at(text: str, idx: int, marker: str) -> Optional[tuple[str, int]]:
     if j < n and text[j] == "{":
         close = _match_braced(text, j)
         if close is None:
-            return None
+            # ``\\boxed{185\\}``: a stray backslash before the closing brace; read braces plainly
+            close = _match_braced(text, j, escapes=False)
+            if close is None or text[close - 1] != "\\":
+                return None
         return text[j + 1 : close], close + 1
     if j > idx + len(marker):  # ``\boxed 5``: TeX takes the next token; models use it for short answers
         m = re.match(r"[^\s$]{1,64}", text[j : j + 64])
@@ -143,11 +152,21 @@ def _strip_delims(s: str) -> str:
     return s
 
 
+def repair_escapes(s: str) -> str:
+    """``\\x0crac{1}{2}`` -> ``\\frac{1}{2}`` (see ``_CONTROL_ESCAPES``); other text is returned as is."""
+    if not any(c in s for c in "\x0c\x08\x07\x0b"):
+        return s
+    return s.translate(_CONTROL_ESCAPES)
+
+
 def clean_answer(ans: str) -> str:
-    """Strip presentation around an extracted answer: math delimiters, markdown, a final full stop."""
-    s = _HOPE_RE.sub("", ans.strip())
+    """Strip presentation around an extracted answer: math delimiters, markdown, a final full stop,
+    a stray final backslash (``185\\``)."""
+    s = _HOPE_RE.sub("", repair_escapes(ans).strip())
     s = _strip_delims(s)
     s = s.rstrip(".。;,").rstrip()
+    if s.endswith("\\") and not s.endswith("\\\\"):
+        s = s[:-1].rstrip()
     s = _strip_delims(s)
     if s.startswith(_BOX_MARKERS):
         box = _last_box(s)
@@ -324,8 +343,8 @@ def _last_lines(tail: str, n: int = 3) -> str:
 def extract(solution: str) -> Extraction:
     """The final answer of ``solution``.
 
-    After a ``</think>``, only the text after it counts when it holds an answer (the reasoning may
-    try answers it later rejects). The last complete ``\\boxed{}``/``\\fbox{}`` (with the boxes listed
+    After a ``</think>``, only the text after it counts (the reasoning tries answers it may reject;
+    an answer given only inside it is no answer). The last complete ``\\boxed{}``/``\\fbox{}`` (with the boxes listed
     right before it) wins, unless an ``<answer>`` tag or an ``Answer:`` line comes after it (the
     model's last word is its answer). Without a box: the last tag, then the last ``Answer:``/``final
     answer is`` line, then a bare expression on the last line; failing all of them, the tail goes to
@@ -333,13 +352,12 @@ def extract(solution: str) -> Extraction:
     """
     if not solution:
         return Extraction((), Source.NONE)
+    solution = repair_escapes(solution)
     think = solution.rfind("</think>")
     if think >= 0:
-        after = solution[think + len("</think>") :]
-        if after.strip():
-            got = _extract_region(after)
-            if got.answers:
-                return got
+        solution = solution[think + len("</think>") :]
+        if not solution.strip():
+            return Extraction((), Source.NOTHING_AFTER_THINK)
     return _extract_region(solution)
 
 

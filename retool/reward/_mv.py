@@ -143,7 +143,8 @@ class MathVerifier:
         before the first real verdict instead of making it the slow one."""
         for gold, pred in _WARM_UP:
             self.verdict(gold, pred)
-        self.verdict("42", "The final answer is 42.", from_text=True)
+        for gold, text in _WARM_UP_TEXT:
+            self.verdict(gold, text, from_text=True)
         self.parse_gold.cache_clear()
         self.parse_pred.cache_clear()
         self.parse_text.cache_clear()
@@ -185,4 +186,28 @@ _WARM_UP = [
     ("\\{1, 2, 3\\}", "\\{1, 2, 4\\}"),
     ("7 + 1i", "7 - 1i"),
     ("x^2 - 2x - 15", "x^2 - x - 15"),
+    # rarer shapes whose first use in a process is slow (sympy and ANTLR build caches lazily)
+    ("F_n = \\sum_{k=0}^{n-1} F_k F_{n-k-1}", "F_n = \\sum_{k=0}^{n-2} F_k F_{n-k-2}"),
+    ("10^{\\frac{-5+\\sqrt{13}}{6}}", "10^{-\\frac{5+\\sqrt{13}}{6}}"),
+    ("-793 < a < 10", "(-793, 10)"),
+    ("x \\in [-2,7]", "-2 \\le x \\le 7"),
+    ("7:32", "\\frac{7}{32}"),
+    ("1 \\pm \\sqrt{19}", "\\{1+\\sqrt{19}, 1-\\sqrt{19}\\}"),
+    ("(1, 2), (2, 1)", "(2, 1), (1, 3)"),
+    ("[-1, 0) \\cup (0, 1]", "[-1,0)\\cup(0,2]"),
+    ("2x+4y-3=0", "y=-\\frac{1}{2}x+\\frac{3}{4}"),
+    ("x^2/4 + y^2/3 = 1", "x^2/16 + y^2/12 = 1/4"),
+    ("\\sin^2 x + \\cos^2 x", "\\tan x"),
+    ("e^{2} + \\ln 3", "\\log_2 8"),
+    ("f(x)", "f(y)"),
+    ("a_3 = 2, a_{37} = 19", "a_{37} = 19, a_3 = 3"),
+    ("\\binom{5}{2} + 5!", "130"),
+    ("\\begin{pmatrix} \\frac{1}{3} \\\\ \\frac{1}{5} \\end{pmatrix}", "\\begin{pmatrix}0.33\\\\0.2\\end{pmatrix}"),
+    ("|x - 1| \\geq 2", "x \\leq -1"),
+]
+
+_WARM_UP_TEXT = [
+    ("\\frac{1}{2}", "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct."),
+    ("28\\%", "So the number is 28 percent, which is 1,000.99 m^2 less."),
+    ("(2, 2), (6, 2)", "$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$"),
 ]

@@ -584,3 +584,62 @@ def test_two_stage_parsing_gives_the_same_trees():
     out = subprocess.run([sys.executable, "-c", code], input=json.dumps(exprs), capture_output=True, text=True,
                          timeout=240, check=True)
     assert json.loads(out.stdout) == []
+
+
+# --------------------------------------------------------------------------------------------
+# state lives in Rewarder objects
+# --------------------------------------------------------------------------------------------
+def test_reward_package_holds_no_module_level_mutable_state():
+    import importlib
+    import pkgutil
+    from collections import Counter, OrderedDict
+
+    import retool.reward as pkg
+
+    found = []
+    for info in pkgutil.iter_modules(pkg.__path__, "retool.reward."):
+        mod = importlib.import_module(info.name)
+        for name, value in vars(mod).items():
+            if name.startswith("__"):
+                continue
+            if isinstance(value, (list, dict, set, bytearray, Counter, OrderedDict)):
+                found.append(f"{info.name}.{name}")
+    assert found == []
+
+
+def test_rewarders_are_independent():
+    sol, gold = "\\boxed{\\frac{\\sqrt{8}}{2}}", "\\sqrt{2}"
+    a = rw.Rewarder(workers=1, cache_size=0, warm_up=False)
+    b = rw.Rewarder(workers=1, warm_up=False)
+    try:
+        before = rw.stats()
+        for _ in range(2):
+            assert a.score(sol, gold).acc and b.score(sol, gold).acc
+        assert a.stats().get("cache_hits", 0) == 0 and a.stats()["pool_tasks"] == 2
+        assert b.stats()["cache_hits"] == 1 and b.stats()["pool_tasks"] == 1
+        assert set(a.worker_pids()).isdisjoint(b.worker_pids())
+        assert rw.stats() == before  # the default Rewarder saw none of it
+    finally:
+        a.shutdown()
+        b.shutdown()
+    assert a.worker_pids() == [] and b.worker_pids() == []
+
+
+def test_a_forked_child_starts_its_own_pool():
+    import os
+
+    r = rw.Rewarder(workers=1, warm_up=False)
+    try:
+        assert r.score("\\boxed{\\sqrt{4}}", "2").acc
+        parent_pids = r.worker_pids()
+        pid = os.fork()
+        if pid == 0:  # child: must not touch the parent's workers
+            ok = r.worker_pids() == [] and r.score("\\boxed{\\sqrt{9}}", "3").acc
+            child_pids = r.worker_pids()
+            r.shutdown()
+            os._exit(0 if ok and not set(child_pids) & set(parent_pids) else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+        assert r.worker_pids() == parent_pids and r.score("\\boxed{\\sqrt{16}}", "4").acc
+    finally:
+        r.shutdown()

@@ -165,7 +165,7 @@ def warm_up(context: MathVerifier) -> None:
 
 warm_up.worker_context = MathVerifier
 
-_WARM_UP = [
+_WARM_UP = (
     ("\\frac{1}{2}", "0.5"),
     ("x^2+2x+1", "(x+1)^2"),
     ("(1, 2)", "[1,2)"),
@@ -204,10 +204,10 @@ _WARM_UP = [
     ("\\binom{5}{2} + 5!", "130"),
     ("\\begin{pmatrix} \\frac{1}{3} \\\\ \\frac{1}{5} \\end{pmatrix}", "\\begin{pmatrix}0.33\\\\0.2\\end{pmatrix}"),
     ("|x - 1| \\geq 2", "x \\leq -1"),
-]
+)
 
-_WARM_UP_TEXT = [
+_WARM_UP_TEXT = (
     ("\\frac{1}{2}", "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct."),
     ("28\\%", "So the number is 28 percent, which is 1,000.99 m^2 less."),
     ("(2, 2), (6, 2)", "$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$"),
-]
+)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import re
+import types
 from dataclasses import dataclass
 from typing import Optional
 
@@ -62,7 +63,7 @@ _PLAIN_BRACE_RE = re.compile(r"[{}]")
 # Escape sequences left by a non-raw Python string of LaTeX (\\frac -> form feed + "rac"): these
 # control characters never belong in an answer, so they are turned back into the command. Tab and
 # carriage return are ordinary whitespace and stay.
-_CONTROL_ESCAPES = str.maketrans({"\x0c": "\\f", "\x08": "\\b", "\x07": "\\a", "\x0b": "\\v"})
+_CONTROL_ESCAPES = types.MappingProxyType(str.maketrans({"\x0c": "\\f", "\x08": "\\b", "\x07": "\\a", "\x0b": "\\v"}))
 _ANSWER_LINE_RE = re.compile(
     r"(?i)\b(?:final\s+answer|answer)\s*(?:\*\*)?\s*(?:[:：=]|\bis\b\s*:?)\s*(?:\*\*)?[ \t]*"
     r"(?P<ans>[^\n]*\S)[ \t]*$",

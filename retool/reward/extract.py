@@ -333,7 +333,7 @@ def _extract_region(solution: str) -> Extraction:
             return Extraction((ans,), Source.FINAL_EXPRESSION, _last_lines(tail))
     if any(marker in solution for marker in _BOX_MARKERS):
         return Extraction((), Source.UNTERMINATED_BOX)
-    return Extraction((), Source.LIBRARY, tail)
+    return Extraction((), Source.LIBRARY, _last_lines(tail))
 
 
 def _last_lines(tail: str, n: int = 3) -> str:
@@ -348,8 +348,9 @@ def extract(solution: str) -> Extraction:
     an answer given only inside it is no answer). The last complete ``\\boxed{}``/``\\fbox{}`` (with the boxes listed
     right before it) wins, unless an ``<answer>`` tag or an ``Answer:`` line comes after it (the
     model's last word is its answer). Without a box: the last tag, then the last ``Answer:``/``final
-    answer is`` line, then a bare expression on the last line; failing all of them, the tail goes to
-    math-verify's extraction (``Source.LIBRARY``).
+    answer is`` line, then a bare expression on the last line; failing all of them, the last lines
+    (bounded by ``TAIL_CHARS``) go to math-verify's extraction (``Source.LIBRARY``): the end of a
+    reasoning cut off mid-way is not read as far back as the library would read it.
     """
     if not solution:
         return Extraction((), Source.NONE)

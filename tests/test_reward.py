@@ -236,6 +236,35 @@ def test_extract_answer(solution, answer, source):
 
 
 @pytest.mark.parametrize(
+    "solution, answers, source, text",
+    [
+        ("so \\boxed{1}, \\boxed{2} and \\boxed{3}.", ("1", "2", "3"), "boxed list", None),
+        ("$$\\boxed{k = 45} \\quad \\text{and} \\quad \\boxed{n = 2}$$", ("k = 45", "n = 2"), "boxed list", None),
+        ("\\( y_1 = \\boxed{x+1} \\) and \\( y_2 = \\boxed{x-1} \\)", ("x+1", "x-1"), "boxed list", None),
+        ("\\boxed{5} and \\boxed{5}", ("5",), "boxed", None),
+        ("\\boxed{1} no no no \\boxed{2}", ("2",), "boxed", None),
+        ("Final Answer: The largest $n$ is 34.", (), "library", "The largest $n$ is 34"),
+        ("Final Answer: $12$ and $13$.", (), "library", "$12$ and $13$"),
+        ("lots of work\nand then\n\\frac{10}{9}", (), "library", "lots of work\nand then\n\\frac{10}{9}"),
+        ("<think>\\boxed{4}</think>", (), "nothing after </think>", None),
+        ("<think>\\boxed{4}</think>\nSo it is \\boxed{5}.", ("5",), "boxed", None),
+        ("$\x0crac{1}{2}$", ("\\frac{1}{2}",), "final_expression", "$\\frac{1}{2}$"),
+        ("so \\boxed{185\\}", ("185",), "boxed", None),
+    ],
+)
+def test_extract(solution, answers, source, text):
+    got = rw.extract(solution)
+    assert (got.answers, got.source.value) == (answers, source)
+    if text is not None:
+        assert got.text == text
+
+
+def test_library_region_is_bounded():
+    got = rw.extract("word " * 300_000)
+    assert got.source is rw.Source.LIBRARY and len(got.text) <= 4000
+
+
+@pytest.mark.parametrize(
     "solution, gold, acc",
     [
         ("Answer: 42", "42", True),

@@ -211,6 +211,11 @@ OWN = [
     ("graders' rules", "\\frac{\\sqrt{3}}{3}", "\\boxed{\\frac{\\sqrt{3}}{3} \\approx 0.577}", True),
     ("graders' rules", "y = x^2+2x+1", "\\boxed{2x+ 1+x^2}", True),
     ("graders' rules", "\\sqrt{67},-\\sqrt{85}", "\\boxed{\\sqrt{67}}", False),
+    ("graders' rules", "\\frac13", "\\boxed{0.\\overline{3}}", True),
+    ("graders' rules", "\\frac13", "\\boxed{0.\\overline{6}}", False),
+    ("graders' rules", "0.5", "The answer is: **0.5**", True),
+    ("graders' rules", "#### 18", "so there are 18 apples", True),
+    ("graders' rules", "#### 18", "so there are 19 apples", False),
 ]
 
 

@@ -78,6 +78,7 @@ _MATH_SEG_RE = re.compile(
 _TRAILING_NUMBER_RE = re.compile(r"(?:=|\bis\b|:)\s*(?P<ans>[-+−]?\\?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?)\s*\.?\s*$")
 _BARE_EXPR_RE = re.compile(r"[-+−]?[\d\s.,/^*()+\-−]*\d[\d\s.,/^*()+\-−]*")
 _HOPE_RE = re.compile(r"(?i)\.?\s*I hope it is correct\.?\s*$")
+_BOLD_EDGE_RE = re.compile(r"^\*\*+\s*|\s*\*\*+$")  # markdown bold left open on one side: "0.5**"
 _DELIMS = (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)"), ("**", "**"))
 
 
@@ -139,7 +140,7 @@ def _last_box(text: str) -> Optional[tuple[str, int, int]]:
 
 
 def _strip_delims(s: str) -> str:
-    s = s.strip()
+    s = _BOLD_EDGE_RE.sub("", s.strip())
     changed = True
     while changed and s:
         changed = False

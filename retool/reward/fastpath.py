@@ -29,6 +29,7 @@ _SLASH_RE = re.compile(r"(?P<sign>[-+]?)(?P<a>[-+]?\d+)\s*/\s*(?P<b>[-+]?\d+)")
 _TEXFRAC_RE = re.compile(
     r"(?P<sign>[-+]?)\\[dt]?frac(?:\{\s*(?P<a>[-+]?\d+)\s*\}|(?P<a1>\d))(?:\{\s*(?P<b>[-+]?\d+)\s*\}|(?P<b1>\d))"
 )
+_REPEATING_RE = re.compile(r"(?P<sign>[-+]?)(?P<int>\d*)\.(?P<fixed>\d*)\\overline\{(?P<rep>\d{1,50})\}")
 _WRAP_RE = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
 _SIMPLE_LHS_RE = re.compile(r"^[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?\s*=\s*(?P<rhs>[^=<>]+)$")
 _WS_RE = re.compile(r"(?<![A-Za-z])\s+|\s+(?![A-Za-z])")
@@ -84,6 +85,12 @@ def parse_number(s: str) -> Optional[Num]:
                 return Num(value, "integer_like_decimal", sig)
             return Num(value, "decimal", sig)
         return Num(Fraction(sign * int(int_part)), "integer", len(int_part.lstrip("0")) or 1)
+    m = _REPEATING_RE.fullmatch(t)
+    if m:  # 0.1\overline{6} = 1/6: exact, and math-verify cannot parse it
+        whole, fixed, rep = m.group("int") or "0", m.group("fixed"), m.group("rep")
+        value = Fraction(int(whole)) + Fraction(int(fixed or "0"), 10 ** len(fixed))
+        value += Fraction(int(rep), (10 ** len(rep) - 1) * 10 ** len(fixed))
+        return Num(-value if m.group("sign") == "-" else value, "rational", 0)
     for rx in (_TEXFRAC_RE, _SLASH_RE):
         m = rx.fullmatch(t)
         if m:

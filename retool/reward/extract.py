@@ -219,6 +219,7 @@ _GAP_RE = re.compile(
     r"|[A-Za-z](?:_\{?\w{1,4}\}?)?\s*="
 )
 _MAX_GAP = 200
+_CJK_DIGIT_RE = re.compile(r"(?<=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef])(?=\d)|(?<=\d)(?=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef])")
 _JOIN_RE = re.compile(r"\b(?:and|or)\b")
 
 
@@ -265,13 +266,13 @@ def _marked(text: str, *, colon_only: bool = False) -> Optional[Extraction]:
 
 def _separates(gap: str) -> bool:
     """Whether only separators stand between two boxes: punctuation, spacing, ``\\text{and}``,
-    ``y =``; or a couple of words joined by "and"/"or" (``\\boxed{1} papers and \\boxed{2} bins``)."""
+    ``y =``; or one word (a unit) next to "and"/"or" (``\\boxed{1} papers and \\boxed{2} bins``)."""
     if len(gap) > _MAX_GAP:
         return False
     words = _GAP_RE.sub(" ", gap).split()
     if not words:
         return True
-    return bool(_JOIN_RE.search(gap)) and len(words) <= 2 and all(w.isalpha() and len(w) <= 12 for w in words)
+    return bool(_JOIN_RE.search(gap)) and len(words) <= 1 and words[0].isalpha() and len(words[0]) <= 12
 
 
 def _last_box_run(text: str) -> Optional[Extraction]:
@@ -338,8 +339,10 @@ def _extract_region(solution: str) -> Extraction:
 
 
 def _last_lines(tail: str, n: int = 3) -> str:
+    """The last ``n`` non-empty lines, with a space between CJK script and digits ("共有99颗"), which
+    the library's number patterns need as a boundary."""
     lines = [ln for ln in tail.splitlines() if ln.strip()]
-    return "\n".join(lines[-n:])
+    return _CJK_DIGIT_RE.sub(" ", "\n".join(lines[-n:]))
 
 
 def extract(solution: str) -> Extraction:

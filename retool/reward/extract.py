@@ -79,7 +79,7 @@ _TRAILING_NUMBER_RE = re.compile(r"(?:=|\bis\b|:)\s*(?P<ans>[-+−]?\\?\$?\d[\d,
 _BARE_EXPR_RE = re.compile(r"[-+−]?[\d\s.,/^*()+\-−]*\d[\d\s.,/^*()+\-−]*")
 _HOPE_RE = re.compile(r"(?i)\.?\s*I hope it is correct\.?\s*$")
 _BOLD_EDGE_RE = re.compile(r"^\*\*+\s*|\s*\*\*+$")  # markdown bold left open on one side: "0.5**"
-_DELIMS = (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)"), ("**", "**"))
+_DELIMS = (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)"), ("**", "**"), ("`", "`"))
 
 
 def _match_braced(text: str, open_idx: int, *, escapes: bool = True) -> Optional[int]:

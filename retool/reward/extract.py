@@ -219,7 +219,8 @@ _GAP_RE = re.compile(
     r"|[A-Za-z](?:_\{?\w{1,4}\}?)?\s*="
 )
 _MAX_GAP = 200
-_CJK_DIGIT_RE = re.compile(r"(?<=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef])(?=\d)|(?<=\d)(?=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef])")
+_CJK = "\u3000-\u9fff\uac00-\ud7af\uff00-\uffef"  # CJK punctuation and ideographs, Hangul, full-width forms
+_CJK_DIGIT_RE = re.compile(rf"(?<=[{_CJK}])(?=\d)|(?<=\d)(?=[{_CJK}])")
 _JOIN_RE = re.compile(r"\b(?:and|or)\b")
 
 

@@ -335,7 +335,9 @@ class Rewarder:
         return parts[0], worker_s
 
     # -- public entry points ----------------------------------------------------------------------
-    def score(self, solution: Any, ground_truth: Any, *, tool_calls: Optional[int] = None, **options: Any) -> RewardResult:
+    def score(
+        self, solution: Any, ground_truth: Any, *, tool_calls: Optional[int] = None, **options: Any
+    ) -> RewardResult:
         """Score one solution (blocking; safe from any thread). Options: see `retool.reward.score`."""
         return self.score_with(solution, ground_truth, tool_calls, make_options(**options))
 
@@ -387,7 +389,9 @@ class Rewarder:
                 pass
         return _outcome(prep, fut), (getattr(fut, "service_s", 0.0) if ticket.owner else 0.0)
 
-    async def ascore_with(self, solution: Any, ground_truth: Any, tool_calls: Any, opts: RewardOptions) -> RewardResult:
+    async def ascore_with(
+        self, solution: Any, ground_truth: Any, tool_calls: Any, opts: RewardOptions
+    ) -> RewardResult:
         """Async scoring with prepared options (adapters call this; it never raises but for cancel)."""
         cost = 0.0  # preparation here plus worker time of tasks this call ran; waiting is not counted
         try:
@@ -413,7 +417,9 @@ class Rewarder:
             acc, reason, pred = False, f"internal error: {type(e).__name__}: {e}", None
         return final_result(opts, acc, reason, pred, tool_calls, cost)
 
-    async def ascore(self, solution: Any, ground_truth: Any, *, tool_calls: Optional[int] = None, **options: Any) -> RewardResult:
+    async def ascore(
+        self, solution: Any, ground_truth: Any, *, tool_calls: Optional[int] = None, **options: Any
+    ) -> RewardResult:
         """Async `score`: the CPU-heavy part runs in the worker pool, never on the event loop."""
         return await self.ascore_with(solution, ground_truth, tool_calls, make_options(**options))
 

@@ -226,7 +226,7 @@ def test_table_matches_math_verify_except_documented_fixes():
         ("$$\\frac{1}{2}$$", "\\frac{1}{2}", "final_expression"),
         ("lots of work\n\n42", "42", "final_expression"),
         ("", None, "none"),
-        ("I could not finish", None, "none"),
+        ("I could not finish", None, "output ends mid-sentence"),
         ("\\boxed{}", None, "empty box"),
         ("\\boxed{12", None, "unterminated or oversized box"),
     ],
@@ -260,7 +260,7 @@ def test_extract(solution, answers, source, text):
 
 
 def test_library_region_is_bounded():
-    got = rw.extract("word " * 300_000)
+    got = rw.extract("a b c 1 2 3 " * 90_000)
     assert got.source is rw.Source.LIBRARY and len(got.text) <= 4000
 
 

@@ -162,6 +162,9 @@ OWN = [
     ("no marker", "\\frac{1}{2}", "Putting it together:\n\\[\n\\frac{1}{2}\n\\]", True),
     ("no marker", "\\frac{1}{2}", "Putting it together:\n\\[\n\\frac{1}{3}\n\\]", False),
     ("no marker", "42", "I could not finish the computation.", False),
+    # a rollout cut off at the length limit has no answer, even if a line before holds the right number
+    ("no marker", "13", "With $a = 5$, $b = 12$ we get $c = 13$.\nWait, let me reconsider the case where", False),
+    ("no marker", "13", "With $a = 5$, $b = 12$ we get $c = 13$.", True),
     # numbers
     ("numbers", "1000.99", "the number is not 10 which is 1,000.99€", True),
     ("numbers", "1000.99", "the number is not 10 which is 1,001.99€", False),

@@ -36,6 +36,7 @@ class Source(str, enum.Enum):
     EMPTY_BOX = "empty box"
     UNTERMINATED_BOX = "unterminated or oversized box"
     NOTHING_AFTER_THINK = "nothing after </think>"
+    UNFINISHED = "output ends mid-sentence"  # cut off at the length limit: nothing to read as an answer
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,9 @@ _GAP_RE = re.compile(
     r"|[A-Za-z](?:_\{?\w{1,4}\}?)?\s*="
 )
 _MAX_GAP = 200
+# The last line ends in a word with no digit or formula on it ("... since the count of"): a rollout
+# cut off at the length limit. Its earlier lines are reasoning, not an answer, even where they hold numbers.
+_UNFINISHED_RE = re.compile(r"(?:^|\n)[^\d\n$\\]*[A-Za-z]\s*(?:<\|[a-z_]+\|>\w*\s*)*$")
 _CJK = "\u3000-\u9fff\uac00-\ud7af\uff00-\uffef"  # CJK punctuation and ideographs, Hangul, full-width forms
 _CJK_DIGIT_RE = re.compile(rf"(?<=[{_CJK}])(?=\d)|(?<=\d)(?=[{_CJK}])")
 _JOIN_RE = re.compile(r"\b(?:and|or)\b")
@@ -336,7 +340,10 @@ def _extract_region(solution: str) -> Extraction:
             return Extraction((ans,), Source.FINAL_EXPRESSION, _last_lines(tail))
     if any(marker in solution for marker in _BOX_MARKERS):
         return Extraction((), Source.UNTERMINATED_BOX)
-    return Extraction((), Source.LIBRARY, _last_lines(tail))
+    region = _last_lines(tail)
+    if _UNFINISHED_RE.search(region):
+        return Extraction((), Source.UNFINISHED)
+    return Extraction((), Source.LIBRARY, region)
 
 
 def _last_lines(tail: str, n: int = 3) -> str:

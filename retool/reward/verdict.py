@@ -7,6 +7,7 @@ keeps state; the memoised helpers come from the `Rewarder` that calls in.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
@@ -78,7 +79,9 @@ def _no_answer(source: Source) -> str:
 
 
 def _library(gold: str, text: str, shown: Optional[str], opts: RewardOptions) -> Pending:
-    return Pending((gold, "\x00text", text, opts.comparison), gold, text, shown, from_text=True)
+    # keyed by a digest: a text region can be 4,000 characters, and the verdict cache holds 65,536 keys
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return Pending((gold, "\x00text", digest, opts.comparison), gold, text, shown, from_text=True)
 
 
 def _math(solution: Any, ground_truth: Any, opts: RewardOptions, memo: Memo) -> Union[Decided, Pending]:

@@ -122,6 +122,15 @@ def test_other_graders_cases(_own_rewarder):
     assert all("rule_differs" in c or "known_miss" in c for c in wrong), [(c["source"], c["prediction"]) for c in wrong]
 
 
+def test_other_graders_answers_given_bare(_own_rewarder):
+    """The same extracted-answer cases with the bare answer as the whole output ("x^2 + 2*x + 1", no
+    box, no delimiters), as a caller that already extracted the answer would pass it."""
+    cases = [c for c in GRADER_CASES if c["form"] == "answer" and "rule_differs" not in c]
+    results = _own_rewarder.score_many([(c["prediction"], c["gold"]) for c in cases], timeout_s=20)
+    wrong = [(c["gold"], c["prediction"], r.reason) for c, r in zip(cases, results) if r.acc != c["expected"]]
+    assert len(cases) >= 100 and wrong == []
+
+
 # ------------------------------------------------------------------------------------------------
 # our own cases for every shape issue 11 names, both directions
 # (category, gold, solution, expected). "Both directions" flips the verdict's cause: a right answer

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from typing import Optional
 
 __all__ = ["MathVerifier", "mv_verdict", "warm_up"]
 
@@ -112,8 +113,18 @@ class MathVerifier:
         """math-verify's own extraction on solution text (ours found no clean answer in it)."""
         return tuple(self.mv.parse(text, self.text_configs, parsing_timeout=None))
 
-    def verdict(self, gold: str, pred: str, comparison: tuple = (True, 6, False), from_text: bool = False):
-        """(equivalent, reason, what was extracted from text or None) for one pair."""
+    def verdict(self, gold: str, pred: str, comparison: tuple = (True, 6, False), from_text: bool = False,
+                second_reading: Optional[str] = None):
+        """(equivalent, reason, what was extracted from text or None) for one pair. ``second_reading``:
+        text whose library extraction is tried when ``pred`` is not equivalent (an output that is a
+        single short line, read both as a formula and as text)."""
+        first = self._verdict(gold, pred, comparison, from_text)
+        if first[0] or second_reading is None:
+            return first
+        second = self._verdict(gold, second_reading, comparison, True)
+        return second if second[0] else first
+
+    def _verdict(self, gold: str, pred: str, comparison: tuple, from_text: bool):
         strict, rounding, set_rel = comparison
         g = self.parse_gold(gold)
         p = self.parse_text(pred) if from_text else self.parse_pred(pred)
@@ -151,9 +162,9 @@ class MathVerifier:
 
 
 def mv_verdict(context: MathVerifier, gold: str, pred: str, comparison: tuple = (True, 6, False),
-               from_text: bool = False) -> tuple:
+               from_text: bool = False, second_reading: Optional[str] = None) -> tuple:
     """Pool task: the verdict, on the worker's `MathVerifier` (passed in by the worker loop)."""
-    return context.verdict(gold, pred, comparison, from_text)
+    return context.verdict(gold, pred, comparison, from_text, second_reading)
 
 
 mv_verdict.worker_context = MathVerifier

@@ -31,6 +31,7 @@ class Source(str, enum.Enum):
     ANSWER_TAG = "answer_tag"
     ANSWER_LINE = "answer_line"
     FINAL_EXPRESSION = "final_expression"
+    WHOLE_OUTPUT = "whole output"  # the output is one short formula and nothing else: "x^2 + 2x + 1"
     LIBRARY = "library"  # ours found nothing clean: math-verify's extraction reads ``text``
     NONE = "none"
     EMPTY_BOX = "empty box"
@@ -220,6 +221,9 @@ _GAP_RE = re.compile(
     r"|[A-Za-z](?:_\{?\w{1,4}\}?)?\s*="
 )
 _MAX_GAP = 200
+_MAX_WHOLE = 300
+_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+_MATH_SIGNAL_RE = re.compile(r"[\d\\=^_+*/()\[\]{}<>|']")
 # The last line ends in a word with no digit or formula on it ("... since the count of"): a rollout
 # cut off at the length limit. Its earlier lines are reasoning, not an answer, even where they hold numbers.
 _UNFINISHED_RE = re.compile(r"(?:^|\n)[^\d\n$\\]*[A-Za-z]\s*(?:<\|[a-z_]+\|>\w*\s*)*$")
@@ -322,6 +326,22 @@ def all_boxes(text: str) -> Optional[Extraction]:
     return Extraction(answers, Source.BOXED_LIST)
 
 
+def _whole_formula(solution: str) -> Optional[Extraction]:
+    """An output that is one short line holding a formula and no sentence ("x^2 + 2*x + 1", "(r+5)^2",
+    "\\mathrm{E}", "Evelyn"): it is its own answer. The library's extraction of the same line is a
+    second reading (``text``), for lines such as "Soucis : 2,74 $ a.."."""
+    line = solution.strip()
+    if not line or "\n" in line or len(line) > _MAX_WHOLE or _is_prose(line):
+        return None
+    if any(marker in line for marker in _BOX_MARKERS):
+        return None  # a box that did not close: the output was cut off
+    words = _WORD_RE.findall(_LATEX_WORDS_RE.sub(" ", line))
+    if not (_MATH_SIGNAL_RE.search(line) or len(words) <= 1):
+        return None
+    ans = clean_answer(line)
+    return Extraction((ans,), Source.WHOLE_OUTPUT, _last_lines(line)) if ans else None
+
+
 def _extract_region(solution: str) -> Extraction:
     box = _last_box(solution)
     if box is not None:
@@ -333,6 +353,9 @@ def _extract_region(solution: str) -> Extraction:
     marked = _marked(tail)
     if marked is not None:
         return marked
+    whole = _whole_formula(solution)
+    if whole is not None:
+        return whole
     bare = _bare_final(tail)
     if bare:
         ans = clean_answer(bare)

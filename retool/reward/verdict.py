@@ -36,10 +36,11 @@ class Pending:
     pred: str  # what math-verify sees
     shown_pred: Optional[str]  # what the caller gets back (the worker's extraction when from_text)
     from_text: bool = False
+    second_reading: Optional[str] = None  # text for the library's extraction if ``pred`` is not equivalent
 
     @property
     def task_args(self) -> tuple:
-        return (self.gold, self.pred, self.key[-1], self.from_text)
+        return (self.gold, self.pred, self.key[-1], self.from_text, self.second_reading)
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,13 @@ def _no_answer(source: Source) -> str:
     return f"no answer found ({source.value})"
 
 
+def _digest(text: str) -> bytes:
+    # cache keys hold a digest: a text region can be 4,000 characters, and the cache holds 65,536 keys
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 def _library(gold: str, text: str, shown: Optional[str], opts: RewardOptions) -> Pending:
-    # keyed by a digest: a text region can be 4,000 characters, and the verdict cache holds 65,536 keys
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-    return Pending((gold, "\x00text", digest, opts.comparison), gold, text, shown, from_text=True)
+    return Pending((gold, "\x00text", _digest(text), opts.comparison), gold, text, shown, from_text=True)
 
 
 def _math(solution: Any, ground_truth: Any, opts: RewardOptions, memo: Memo) -> Union[Decided, Pending]:
@@ -127,6 +131,9 @@ def _math(solution: Any, ground_truth: Any, opts: RewardOptions, memo: Memo) -> 
 
     mv_gold = canonical(gnum) or gold
     mv_pred = canonical(pnum) or pred
+    if got.source is Source.WHOLE_OUTPUT and got.text:
+        key = (mv_gold, mv_pred, "\x00or", _digest(got.text), opts.comparison)
+        return Pending(key, mv_gold, mv_pred, pred, second_reading=got.text)
     return Pending((mv_gold, mv_pred, opts.comparison), mv_gold, mv_pred, pred)
 
 

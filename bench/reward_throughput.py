@@ -13,9 +13,16 @@ Both sides run in this process, in the same run:
   * ours: ``score_many(pairs, mode="math")`` on a warm pool (start-up timed separately), with the
     default verdict cache, and again with the cache off.
 
+Per-call latency (issue 11): one ``Rewarder.score()`` call (verdict cache off, warm pool, wall time
+seen by the caller, process hop included) against one ``verify(parse(gold), parse(pred))`` call, on
+the same cases, interleaved in one loop (which side goes first alternates), on two sets: Math-Verify's
+270 published test cases (tests/data/math_verify_cases.json) and the first ``--latency-n`` pairs of
+the generated corpus. Both sides keep their own parse caches (math-verify's lru caches in-process,
+ours in the workers); only our verdict cache is off.
+
 Writes bench/results/reward_throughput.json and prints a table.
 
-Usage: python bench/reward_throughput.py [--n 10000] [--seed 0] [--skip-nocache]
+Usage: python bench/reward_throughput.py [--n 10000] [--seed 0] [--skip-nocache] [--latency-n 2000]
 """
 
 from __future__ import annotations
@@ -313,6 +320,44 @@ def run_ours(pairs: list[dict], *, cache: bool) -> dict:
     return {"results": results, "wall_s": wall, "startup_s": startup, "stats": st}
 
 
+def _lat_summary(xs: list[float]) -> dict:
+    return {"mean_ms": statistics.fmean(xs), "p50_ms": _pct(xs, 50), "p99_ms": _pct(xs, 99), "max_ms": max(xs)}
+
+
+def run_latency(cases: list[tuple[str, str, str]]) -> dict:
+    """Per-call wall time of ``Rewarder.score`` (cache off) and of math-verify's own
+    ``verify(parse(gold), parse(solution))`` on the same (solution, our gold, math-verify's gold)
+    cases, interleaved so that machine noise hits both sides alike."""
+    import retool.reward as rw
+    from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    rewarder = rw.Rewarder(cache_size=0)
+    rewarder.wait_ready()
+    parse("$1$"), verify(parse("$1$"), parse("$1$"))
+    ours, theirs = [], []
+    try:
+        for i, (solution, gold, mv_gold) in enumerate(cases):
+            for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+                t0 = time.perf_counter()
+                if side == 0:
+                    rewarder.score(solution, gold)
+                    ours.append((time.perf_counter() - t0) * 1000)
+                else:
+                    verify(parse(mv_gold), parse(solution))
+                    theirs.append((time.perf_counter() - t0) * 1000)
+    finally:
+        rewarder.shutdown()
+    o, t = _lat_summary(ours), _lat_summary(theirs)
+    return {"cases": len(cases), "ours_score": o, "math_verify_direct": t,
+            "ours_not_slower": {"mean": o["mean_ms"] <= t["mean_ms"], "p99": o["p99_ms"] <= t["p99_ms"]}}
+
+
+def math_verify_published_cases() -> list[tuple[str, str, str]]:
+    data = json.loads((ROOT / "tests" / "data" / "math_verify_cases.json").read_text())["cases"]
+    return [(c["prediction"], c["gold"], c["gold"]) for c in data]
+
+
 _UNPARSED = ("no answer found", "parse error", "timeout", "worker crashed", "internal error", "answer too long",
              "empty", "cancelled", "math-verify unavailable")
 
@@ -322,6 +367,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-nocache", action="store_true", help="skip the run with the verdict cache off")
+    ap.add_argument("--latency-n", type=int, default=2000, help="corpus pairs in the per-call latency comparison")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "reward_throughput.json"))
     args = ap.parse_args(argv)
 
@@ -337,6 +383,11 @@ def main(argv=None) -> int:
         print(f"ours, verdict cache off: {nocache['wall_s']:.2f}s")
     mv = run_math_verify(pairs)
     print(f"math-verify direct: {mv['wall_s']:.2f}s")
+    latency = {
+        "math_verify_published_cases": run_latency(math_verify_published_cases()),
+        "corpus_sample": run_latency([(p["solution"], p["ground_truth"], "$" + p["ground_truth"] + "$")
+                                      for p in pairs[: args.latency_n]]),
+    }
 
     res = ours["results"]
     our_lat = [r.elapsed_ms for r in res]
@@ -404,7 +455,16 @@ def main(argv=None) -> int:
             "speedup_at_least_5x": ours_rate / mv_rate >= 5,
             "p99_at_most_50ms": _pct(our_lat, 99) <= 50,
             "agreement_100pct": agree == both,
+            "per_call_mean_and_p99_not_above_math_verify": all(
+                lat["ours_not_slower"]["mean"] and lat["ours_not_slower"]["p99"] for lat in latency.values()
+            ),
         },
+    }
+    out["per_call_latency"] = {
+        "note": "wall time of one call as the caller sees it; ours: Rewarder(cache_size=0).score on a warm pool "
+                "(process hop included); math-verify: verify(parse(gold), parse(solution)) in-process; "
+                "interleaved in one loop on a shared machine (see machine.load_avg_*)",
+        **latency,
     }
     if nocache:
         nl = [r.elapsed_ms for r in nocache["results"]]
@@ -435,6 +495,11 @@ def main(argv=None) -> int:
     print(f"\nspeedup {ours_rate / mv_rate:.1f}x; agreement with math-verify on {both} pairs both parse: "
           f"{agree}/{both}; all pairs: {all_agree}/{len(pairs)}")
     print(f"agrees with the generator's intended label: ours {ours_right}/{len(pairs)}, math-verify {mv_right}/{len(pairs)}")
+    print(f"\nper-call latency, cache off (ms){'':6}{'mean':>8}{'p50':>8}{'p99':>8}")
+    for label, lat in latency.items():
+        for side in ("ours_score", "math_verify_direct"):
+            x = lat[side]
+            print(f"{label + ' / ' + side:44}{x['mean_ms']:8.2f}{x['p50_ms']:8.2f}{x['p99_ms']:8.2f}")
     print(f"wrote {args.out}")
     return 0
 

@@ -11,7 +11,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "reward_func": "retool.reward",
+    "reward_func": "retool.integrations.slime",
     "RewardResult": "retool.reward",
     "generate": "retool.integrations.slime",
     "CodeInterpreterTool": "retool.tool",

@@ -137,7 +137,7 @@ def check_reward_fn(path: str, name: str) -> None:
     _say(f"reward function {name} from {path}")
 
 
-# The options retool reads from slime's args (retool/integrations/slime.py and retool/reward/api.py
+# The options retool reads from slime's args (retool/integrations/slime.py, generate and reward_func,
 # document them; tests keep this list in step). retool_engine / retool_tool are objects, not YAML.
 SLIME_OPTIONS = frozenset({
     "retool_max_turns", "retool_max_tool_calls", "retool_call_format", "retool_observation_format",

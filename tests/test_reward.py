@@ -10,7 +10,8 @@ import pytest
 
 import retool
 import retool.reward as rw
-from retool.reward import RewardResult, extract_answer, reward_func, score, score_many
+from retool import reward_func
+from retool.reward import RewardResult, extract_answer, score, score_many
 
 # (ground truth, prediction, equivalent?, both directions?) -- prediction goes in a \boxed{} at the end
 # of a short solution. "Both directions" also checks the pair with gold and prediction swapped.
@@ -222,16 +223,47 @@ def test_table_matches_math_verify_except_documented_fixes():
         ("\\boxed{5}. So the final answer is 5 because it fits.", "5", "boxed"),
         ("\\boxed{3}\n<answer>4</answer>", "4", "answer_tag"),
         ("So the sum is 42.", "42", "final_expression"),
-        ("$$\\frac{1}{2}$$", "\\frac{1}{2}", "final_expression"),
+        ("$$\\frac{1}{2}$$", "\\frac{1}{2}", "whole output"),
         ("lots of work\n\n42", "42", "final_expression"),
         ("", None, "none"),
-        ("I could not finish", None, "none"),
+        ("I could not finish", None, "output ends mid-sentence"),
         ("\\boxed{}", None, "empty box"),
         ("\\boxed{12", None, "unterminated or oversized box"),
     ],
 )
 def test_extract_answer(solution, answer, source):
     assert extract_answer(solution) == (answer, source)
+
+
+@pytest.mark.parametrize(
+    "solution, answers, source, text",
+    [
+        ("so \\boxed{1}, \\boxed{2} and \\boxed{3}.", ("1", "2", "3"), "boxed list", None),
+        ("$$\\boxed{k = 45} \\quad \\text{and} \\quad \\boxed{n = 2}$$", ("k = 45", "n = 2"), "boxed list", None),
+        ("\\( y_1 = \\boxed{x+1} \\) and \\( y_2 = \\boxed{x-1} \\)", ("x+1", "x-1"), "boxed list", None),
+        ("\\boxed{5} and \\boxed{5}", ("5",), "boxed", None),
+        ("\\boxed{1} no no no \\boxed{2}", ("2",), "boxed", None),
+        ("Final Answer: The largest $n$ is 34.", (), "library", "The largest $n$ is 34"),
+        ("Final Answer: $12$ and $13$.", (), "library", "$12$ and $13$"),
+        ("lots of work\nand then\n\\frac{10}{9}", (), "library", "lots of work\nand then\n\\frac{10}{9}"),
+        ("<think>\\boxed{4}</think>", (), "nothing after </think>", None),
+        ("<think>\\boxed{4}</think>\nSo it is \\boxed{5}.", ("5",), "boxed", None),
+        ("$\x0crac{1}{2}$", ("\\frac{1}{2}",), "whole output", "$\\frac{1}{2}$"),
+        ("x^2 + 2*x + 1", ("x^2 + 2*x + 1",), "whole output", "x^2 + 2*x + 1"),
+        ("so the count of", (), "output ends mid-sentence", None),
+        ("so \\boxed{185\\}", ("185",), "boxed", None),
+    ],
+)
+def test_extract(solution, answers, source, text):
+    got = rw.extract(solution)
+    assert (got.answers, got.source.value) == (answers, source)
+    if text is not None:
+        assert got.text == text
+
+
+def test_library_region_is_bounded():
+    got = rw.extract("a b c 1 2 3 " * 90_000)
+    assert got.source is rw.Source.LIBRARY and len(got.text) <= 4000
 
 
 @pytest.mark.parametrize(
@@ -340,7 +372,7 @@ BAD_INPUTS = [
     ("{" * 5000 + "\\boxed{" + "{" * 5000 + "1" + "}" * 5000 + "}", "1", "no answer found"),
     ("\\boxed{" + "9" * 5000 + "}", "9", "no answer found"),
     ("x" * 1_000_000 + "\\boxed{42}", "42", "exact string match"),
-    ("a b c 1 2 3 " * 90_000, "42", "no answer found"),
+    ("a b c 1 2 3 " * 90_000, "42", "math-verify extraction: not equivalent"),  # its bounded tail: 3
     ("\\boxed{\\x00\\uffff\ud800}", "42", ""),
 ]
 
@@ -536,8 +568,8 @@ async def test_200_concurrent_reward_calls_keep_the_loop_responsive():
 async def test_cancelled_caller_does_not_cancel_shared_verdict():
     rw.clear_caches()
     sol, gold = "\\boxed{\\frac{11\\pi}{13}}", "11\\pi/13"
-    first = asyncio.create_task(rw.ascore(sol, gold))
-    second = asyncio.create_task(rw.ascore(sol, gold))
+    first = asyncio.create_task(rw.ascore(sol, gold, timeout_s=30))  # a loaded CI machine is slow
+    second = asyncio.create_task(rw.ascore(sol, gold, timeout_s=30))
     await asyncio.sleep(0)
     first.cancel()
     r = await second
@@ -583,3 +615,62 @@ def test_two_stage_parsing_gives_the_same_trees():
     out = subprocess.run([sys.executable, "-c", code], input=json.dumps(exprs), capture_output=True, text=True,
                          timeout=240, check=True)
     assert json.loads(out.stdout) == []
+
+
+# --------------------------------------------------------------------------------------------
+# state lives in Rewarder objects
+# --------------------------------------------------------------------------------------------
+def test_reward_package_holds_no_module_level_mutable_state():
+    import importlib
+    import pkgutil
+    from collections import Counter, OrderedDict
+
+    import retool.reward as pkg
+
+    found = []
+    for info in pkgutil.iter_modules(pkg.__path__, "retool.reward."):
+        mod = importlib.import_module(info.name)
+        for name, value in vars(mod).items():
+            if name.startswith("__"):
+                continue
+            if isinstance(value, (list, dict, set, bytearray, Counter, OrderedDict)):
+                found.append(f"{info.name}.{name}")
+    assert found == []
+
+
+def test_rewarders_are_independent():
+    sol, gold = "\\boxed{\\frac{\\sqrt{8}}{2}}", "\\sqrt{2}"
+    a = rw.Rewarder(workers=1, cache_size=0, warm_up=False)
+    b = rw.Rewarder(workers=1, warm_up=False)
+    try:
+        before = rw.stats()
+        for _ in range(2):
+            assert a.score(sol, gold).acc and b.score(sol, gold).acc
+        assert a.stats().get("cache_hits", 0) == 0 and a.stats()["pool_tasks"] == 2
+        assert b.stats()["cache_hits"] == 1 and b.stats()["pool_tasks"] == 1
+        assert set(a.worker_pids()).isdisjoint(b.worker_pids())
+        assert rw.stats() == before  # the default Rewarder saw none of it
+    finally:
+        a.shutdown()
+        b.shutdown()
+    assert a.worker_pids() == [] and b.worker_pids() == []
+
+
+def test_a_forked_child_starts_its_own_pool():
+    import os
+
+    r = rw.Rewarder(workers=1, warm_up=False)
+    try:
+        assert r.score("\\boxed{\\sqrt{4}}", "2").acc
+        parent_pids = r.worker_pids()
+        pid = os.fork()
+        if pid == 0:  # child: must not touch the parent's workers
+            ok = r.worker_pids() == [] and r.score("\\boxed{\\sqrt{9}}", "3").acc
+            child_pids = r.worker_pids()
+            r.shutdown()
+            os._exit(0 if ok and not set(child_pids) & set(parent_pids) else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+        assert r.worker_pids() == parent_pids and r.score("\\boxed{\\sqrt{16}}", "4").acc
+    finally:
+        r.shutdown()

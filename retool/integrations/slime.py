@@ -381,3 +381,114 @@ def _opt(args: Any, name: str, default: Any = None) -> Any:
         if text:
             value = (text.lower() not in _FALSE) if isinstance(default, bool) else text
     return default if value is None else value
+
+
+# ---------------------------------------------------------------------------------------------
+# slime's custom reward hook (--custom-rm-path retool.reward_func): maps a slime Sample and args
+# onto `retool.reward`; the scoring itself is the default Rewarder's.
+# ---------------------------------------------------------------------------------------------
+__all__.append("reward_func")
+
+
+def _sample_attr(obj: Any, name: str, default: Any = None) -> Any:
+    try:
+        value = getattr(obj, name, default)
+    except Exception:  # noqa: BLE001 - a sample whose property raises reads as missing
+        return default
+    return default if value is None else value
+
+
+def _reward_label(sample: Any) -> Any:
+    label = _sample_attr(sample, "label")
+    if isinstance(label, dict):
+        for k in ("ground_truth", "answer", "label", "solution"):
+            if label.get(k) is not None:
+                return label[k]
+        return ""
+    return label
+
+
+def _reward_tool_calls(sample: Any, kwargs: dict) -> Any:
+    if kwargs.get("tool_call_count") is not None:
+        return kwargs["tool_call_count"]
+    meta = _sample_attr(sample, "metadata")
+    if isinstance(meta, dict):
+        for k in ("tool_call_count", "num_tool_calls", "num_turns"):
+            if meta.get(k) is not None:
+                return meta[k]
+    for k in ("tool_call_count", "num_tool_calls"):
+        v = _sample_attr(sample, k)
+        if v is not None:
+            return v
+    return 0
+
+
+def _reward_flag(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
+
+
+def _reward_options(args: Any):
+    from ..reward.options import DapoVariant, Mode, make_options
+
+    mode = _sample_attr(args, "reward_mode", Mode.MATH.value)
+    mode = mode if isinstance(mode, str) and mode in {m.value for m in Mode} else Mode.MATH.value
+    timeout = _sample_attr(args, "reward_timeout_s")
+    try:
+        timeout = float(timeout) if timeout is not None else None
+        if timeout is not None and not timeout > 0:
+            timeout = None
+    except (TypeError, ValueError):
+        timeout = None
+    variant = _sample_attr(args, "reward_dapo_variant", DapoVariant.VERL.value)
+    return make_options(
+        mode,
+        timeout,
+        _reward_flag(_sample_attr(args, "reward_tool_shaping"), False),
+        strict_box_verify=_reward_flag(_sample_attr(args, "reward_strict_box_verify"), True),
+        dapo_variant=variant if isinstance(variant, str) and variant in {v.value for v in DapoVariant} else DapoVariant.VERL.value,
+    )
+
+
+async def _reward_one(opts: Any, sample: Any, kwargs: dict) -> dict:
+    from ..reward import default_rewarder
+    from ..reward.options import Mode
+    from ..reward.verdict import as_text, final_result
+
+    try:
+        response = as_text(_sample_attr(sample, "response", ""))
+        if opts.mode is Mode.DAPO:
+            prompt = _sample_attr(sample, "prompt", "")
+            solution = (prompt if isinstance(prompt, str) else as_text(prompt)) + response
+        else:
+            solution = response
+        result = await default_rewarder().ascore_with(
+            solution, _reward_label(sample), _reward_tool_calls(sample, kwargs), opts
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a reward hook must answer for every sample
+        result = final_result(opts, False, f"internal error: {type(e).__name__}: {e}", None, 0, 0.0)
+    return result.as_dict()
+
+
+async def reward_func(args: Any, sample: Any, **kwargs: Any) -> dict | list[dict]:
+    """slime's custom reward hook (``--custom-rm-path retool.reward_func``).
+
+    Reads ``sample.response`` and ``sample.label`` (a dict label's ``ground_truth`` too), the tool-call
+    count from ``sample.metadata["tool_call_count"]`` or ``sample.tool_call_count``, and options from
+    ``args``: ``reward_mode`` ("math"/"dapo"), ``reward_tool_shaping``, ``reward_timeout_s``,
+    ``reward_strict_box_verify``, ``reward_dapo_variant``. Returns ``{"score", "acc", "pred"}``; given a
+    list of samples (slime's group reward mode) it returns one dict per sample.
+
+    In ``dapo`` mode the solution is ``prompt + response`` as in slime's ReTool example (DAPO reads only
+    the last 300 characters); in ``math`` mode only the response is read, so a boxed example in the
+    prompt cannot leak in.
+    """
+    opts = _reward_options(args)
+    if isinstance(sample, (list, tuple)):
+        return list(await asyncio.gather(*(_reward_one(opts, s, kwargs) for s in sample)))
+    return await _reward_one(opts, sample, kwargs)

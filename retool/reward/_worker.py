@@ -4,6 +4,10 @@ The worker runs each task on its main thread, so a SIGALRM-based timer is allowe
 in the caller, which may be any thread or an event loop). The timer is a soft deadline that lets a
 slow verdict end without losing the process; the parent's hard deadline covers code that never
 returns to the interpreter (big-integer arithmetic in C).
+
+A task function that names a ``worker_context`` class gets that class's instance for this process as
+its first argument (made on first use, kept in ``main``'s locals): math-verify and its parse caches
+live there, not in module globals.
 """
 
 from __future__ import annotations
@@ -64,10 +68,21 @@ def main(argv: list[str]) -> int:
     conn = Connection(fd)
     if os.getppid() != parent:
         return 0
+    contexts: dict = {}
+
+    def call(fn, args, kwargs):
+        kind = getattr(fn, "worker_context", None)
+        if kind is None:
+            return fn(*args, **kwargs)
+        ctx = contexts.get(kind)
+        if ctx is None:
+            ctx = contexts[kind] = kind()
+        return fn(ctx, *args, **kwargs)
+
     if warm:
         from retool.reward._mv import warm_up
 
-        warm_up()
+        call(warm_up, (), {})
     signal.signal(signal.SIGALRM, _on_alarm)
     conn.send(("ready", os.getpid()))
     while True:
@@ -82,7 +97,7 @@ def main(argv: list[str]) -> int:
         try:
             signal.setitimer(signal.ITIMER_REAL, soft)
             try:
-                reply = ("ok", fn(*args, **kwargs))
+                reply = ("ok", call(fn, args, kwargs))
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except _SoftTimeout:

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 # Mirrors math_dapo.SUBSTITUTIONS.
-SUBSTITUTIONS = [
+SUBSTITUTIONS = (
     ("an ", ""),
     ("a ", ""),
     (".$", "$"),
@@ -49,10 +49,10 @@ SUBSTITUTIONS = [
     (",\\text{and}", ","),
     ("\\text{and}", ","),
     ("\\text{m}", "\\text{}"),
-]
+)
 
 # Mirrors math_dapo.REMOVED_EXPRESSIONS (verl). slime's copy appends the two chat end tokens.
-REMOVED_EXPRESSIONS = [
+REMOVED_EXPRESSIONS = (
     "square",
     "ways",
     "integers",
@@ -94,8 +94,8 @@ REMOVED_EXPRESSIONS = [
     "{,}",
     '"',
     "\\dots",
-]
-_SLIME_EXTRA_REMOVED = ["<|im_end|>", "<|endoftext|>"]
+)
+_SLIME_EXTRA_REMOVED = ("<|im_end|>", "<|endoftext|>")
 
 
 def last_boxed_only_string(string: str) -> Optional[str]:

@@ -6,27 +6,30 @@ here reproduce math-verify's verdicts on the inputs they accept (integers compar
 compare exactly, and as soon as a decimal is involved math-verify rounds both sides to 6 places), and
 return ``None`` ("don't know, ask math-verify") for anything else, including the narrow band where
 6-place rounding could go either way.
+
+The functions are pure and uncached; the `Rewarder` memoises them per instance (no module state).
 """
 
 from __future__ import annotations
 
 import re
 from fractions import Fraction
-from functools import lru_cache
 from typing import NamedTuple, Optional
 
-from .extract import clean_answer
+from .extract import all_boxes, clean_answer, extract
 
-__all__ = ["Num", "parse_number", "prepare_gold", "compare_numbers", "canonical", "norm_ws", "strip_simple_lhs"]
+__all__ = ["Num", "parse_number", "prepare_gold", "compare_numbers", "canonical", "norm_ws", "strip_simple_lhs",
+           "decimal_comma"]
 
 _SEP = r"(?:,\\!|\\!,\\!|\{,\}|,|\\,|\\ |\\;|~|\u2009|\u202f)"
-_INT = rf"\d{{1,3}}(?:{_SEP}\d{{3}})+|\d+"
+_INT = rf"[1-9]\d{{0,2}}(?:{_SEP}\d{{3}})+|\d+"
 _SEP_RE = re.compile(_SEP)
 _NUM_RE = re.compile(rf"(?P<sign>[-+]?)(?:(?P<int>{_INT})(?:\.(?P<frac>\d*))?|\.(?P<frac2>\d+))")
 _SLASH_RE = re.compile(r"(?P<sign>[-+]?)(?P<a>[-+]?\d+)\s*/\s*(?P<b>[-+]?\d+)")
 _TEXFRAC_RE = re.compile(
     r"(?P<sign>[-+]?)\\[dt]?frac(?:\{\s*(?P<a>[-+]?\d+)\s*\}|(?P<a1>\d))(?:\{\s*(?P<b>[-+]?\d+)\s*\}|(?P<b1>\d))"
 )
+_REPEATING_RE = re.compile(r"(?P<sign>[-+]?)(?P<int>\d*)\.(?P<fixed>\d*)\\overline\{(?P<rep>\d{1,50})\}")
 _WRAP_RE = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")
 _SIMPLE_LHS_RE = re.compile(r"^[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?\s*=\s*(?P<rhs>[^=<>]+)$")
 _WS_RE = re.compile(r"(?<![A-Za-z])\s+|\s+(?![A-Za-z])")
@@ -54,7 +57,6 @@ def strip_simple_lhs(s: str) -> Optional[str]:
     return m.group("rhs").strip() if m else None
 
 
-@lru_cache(maxsize=65536)
 def parse_number(s: str) -> Optional[Num]:
     """An exact value for integer / decimal / simple-fraction answers; None for anything else."""
     if not s or len(s) > _MAX_DIGITS:
@@ -83,6 +85,12 @@ def parse_number(s: str) -> Optional[Num]:
                 return Num(value, "integer_like_decimal", sig)
             return Num(value, "decimal", sig)
         return Num(Fraction(sign * int(int_part)), "integer", len(int_part.lstrip("0")) or 1)
+    m = _REPEATING_RE.fullmatch(t)
+    if m:  # 0.1\overline{6} = 1/6: exact, and math-verify cannot parse it
+        whole, fixed, rep = m.group("int") or "0", m.group("fixed"), m.group("rep")
+        value = Fraction(int(whole)) + Fraction(int(fixed or "0"), 10 ** len(fixed))
+        value += Fraction(int(rep), (10 ** len(rep) - 1) * 10 ** len(fixed))
+        return Num(-value if m.group("sign") == "-" else value, "rational", 0)
     for rx in (_TEXFRAC_RE, _SLASH_RE):
         m = rx.fullmatch(t)
         if m:
@@ -96,10 +104,8 @@ def parse_number(s: str) -> Optional[Num]:
     return None
 
 
-@lru_cache(maxsize=65536)
-def canonical(s: str) -> Optional[str]:
+def canonical(n: Optional[Num]) -> Optional[str]:
     """Canonical spelling of a fast-path number (``1\\,000`` -> ``1000``), so math-verify sees it plainly."""
-    n = parse_number(s)
     if n is None:
         return None
     v = n.value
@@ -128,9 +134,35 @@ def compare_numbers(a: Num, b: Num) -> Optional[bool]:
     return None
 
 
-@lru_cache(maxsize=65536)
 def prepare_gold(gold: str) -> tuple[str, Optional[Num], Optional[Num]]:
-    """(cleaned gold, its number, the number on its right-hand side if it is ``x = <number>``)."""
+    """(cleaned gold, its number, the number on its right-hand side if it is ``x = <number>``).
+
+    A ground truth that is itself a worked solution (MATH's ``solution`` field) holding a box is
+    read the way a prediction is: its last box, or its box list."""
     g = clean_answer(gold)
+    if "\\boxed" in g or "\\fbox" in g:
+        got = extract(gold)
+        whole = gold.strip()
+        if len(whole) > 1 and whole[0] == "$" and whole[-1] == "$":
+            got = all_boxes(whole) or got  # one formula holding several boxes is one answer
+        if got.answers:
+            g = got.answer
     rhs = strip_simple_lhs(g)
     return g, parse_number(g), (parse_number(rhs) if rhs is not None else None)
+
+
+_DECIMAL_COMMA_RE = re.compile(r"[-+]?\d+,\d+")
+
+
+def decimal_comma(a: str, b: str) -> Optional[bool]:
+    """``1000,99`` vs ``1000.99``, ``0,111`` vs ``0.111``: a comma written where the other side has a
+    decimal point is a decimal comma (math-verify's number extraction reads it so too). None when
+    the pair is not of that shape."""
+    for x, y in ((a, b), (b, a)):
+        x, y = x.strip(), y.strip()
+        if _DECIMAL_COMMA_RE.fullmatch(x) and "." in y and parse_number(x) is None:
+            other = parse_number(y)
+            if other is not None and other.kind == "decimal":
+                mine = parse_number(x.replace(",", "."))
+                return mine is not None and mine.value == other.value
+    return None

@@ -243,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "is closed (default 300)")
     serve.add_argument("--drain", type=float, default=None, help="seconds in-flight requests get on SIGTERM")
     serve.add_argument("--no-access-log", action="store_true", help="no JSON line per request on stderr")
+    serve.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                       help="serve a Ray cluster (one sandbox actor per node, sandbox.cluster) instead of this "
+                            "host's sandbox; ADDRESS as for ray.init (default: the running cluster)")
 
     sub.add_parser("check", parents=[common], help="show the isolation in effect and run a self-test")
     sub.add_parser("demo", parents=[common], help="check, then a few example programs")
@@ -275,9 +278,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     service = ServiceConfig(**kwargs)
     config = config.with_(max_timeout_s=max(config.max_timeout_s, service.max_timeout_s),
                           max_memory_mb=max(config.max_memory_mb, service.max_memory_mb))
-    print(f"sandbox: serving on http://{service.host}:{service.port} ({config.worker_count} workers, "
+    if args.ray is not None:
+        from .cluster import ClusterConfig, SandboxCluster
+
+        backend = SandboxCluster(ClusterConfig(sandbox=config, address=args.ray))
+        where = f"a Ray cluster ({args.ray}): one sandbox per node"
+    else:
+        backend = Sandbox(config)
+        where = f"{config.worker_count} workers"
+    print(f"sandbox: serving on http://{service.host}:{service.port} ({where}, "
           f"auth {'on' if service.token else 'off'})", file=sys.stderr, flush=True)
-    return serve(Sandbox(config), service)
+    return serve(backend, service)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -260,3 +260,23 @@ async def test_nodes_joining_and_leaving(sb, ray_cluster):
     await wait_until(lambda: joined not in sb.describe()["nodes"], timeout_s=60)
     results = await asyncio.gather(*(sb.run(f"print({i})") for i in range(4)))
     assert all(r.status is Status.OK for r in results), results
+
+
+# ---------------------------------------------------------------------- behind the HTTP service
+def test_serve_ray_puts_the_cluster_behind_the_http_api(ray_cluster):
+    """`python -m sandbox serve --ray ADDRESS`: the service's API over every node's sandbox, with the
+    cluster's worker count in /metrics."""
+    pytest.importorskip("fastapi", reason="the [service] extra is not installed in this venv")
+    import urllib.request
+
+    from sandbox.client import SyncSandboxClient
+    from service_server import ServerProcess
+
+    with ServerProcess("--ray", ray_cluster.address, "--max-inflight", "8") as server:
+        with SyncSandboxClient(server.url) as client:
+            results = [client.run(f"print({i} * 2)") for i in range(6)]
+        assert [r.stdout for r in results] == [f"{i * 2}\n" for i in range(6)]
+        with urllib.request.urlopen(server.url + "/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        assert "sandbox_workers_live 3.0" in metrics, metrics[-1500:]
+        assert "a Ray cluster" in server.log()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import SandboxConfig
-from ..types import ExecResult, SandboxError, SessionClosed, Status
+from ..types import ExecResult, SandboxError, SandboxStats, SessionClosed, Status
 from .actor import SandboxActor
 from .config import ClusterConfig
 from .router import NoSandboxNodes, Router
@@ -430,6 +430,12 @@ class SandboxCluster:
     @property
     def workers(self) -> int:
         return self.router.capacity
+
+    def stats(self) -> SandboxStats:
+        """Counts for the service's /metrics (`StatsSource`): live workers on ready nodes, replaced
+        actors, open sessions. No Ray call: read from the router's own view."""
+        return SandboxStats(workers_live=self.router.capacity, worker_restarts=self.replacements,
+                            sessions_live=len(self._sessions))
 
     def describe(self) -> dict:
         return {

@@ -1658,6 +1658,18 @@ async def test_close_removes_the_nsjail_config_folder(host_secret):
     assert not os.path.exists(folder)
 
 
+async def test_a_worker_that_answers_with_an_error_of_ours_is_replaced(solo, fresh_probe):
+    """A zygote reply carrying an error of ours means nothing vouches for the worker: it is closed
+    and replaced, never queued again."""
+    await settle(solo)
+    async with solo._pool.worker() as worker:
+        reply, _ = await worker.request({"op": "no-such-op"}, b"", 10)
+        assert "error" in reply
+    assert worker.retired and not worker.alive and worker not in solo._pool._workers
+    await assert_as_fresh(solo, fresh_probe)
+    assert solo_worker(solo) is not worker
+
+
 # ---------------------------------------------------------------------------- 15. same-uid backend: checked, retired
 
 PROCESS = SOLO.with_(isolation="process", uid_base=None)

@@ -1656,6 +1656,7 @@ async def test_close_removes_the_nsjail_config_folder(host_secret):
     assert os.path.isdir(folder) and os.listdir(folder)
     await box.close()
     assert not os.path.exists(folder)
+    assert box.choice.backend._config_dir is None
 
 
 async def test_a_worker_that_answers_with_an_error_of_ours_is_replaced(solo, fresh_probe):

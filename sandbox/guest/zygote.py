@@ -252,6 +252,8 @@ def _first_to_go_on_oom():
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
+    except OSError:
+        pass  # a read-only /proc (some containers): the run still runs, only the OOM preference is lost
     finally:
         _prctl(PR_SET_DUMPABLE, 0)
 
@@ -670,6 +672,7 @@ def _spawn(req, payload, session=False):
     cmd_r = cmd_w = None
     if session:
         cmd_r, cmd_w = os.pipe()
+        os.set_blocking(cmd_w, False)
     stdin_fd = _write_stdin(payload)
     pid = os.fork()
     if pid == 0:
@@ -875,15 +878,12 @@ def handle_session_run(req, payload):
     t0 = time.monotonic()
     deadline = t0 + float(req.get("timeout_s", 10))
     try:
-        write_frame({"code": req["code"], "cpu_s": req.get("cpu_s"), "display": req.get("display", False),
-                     "nonce": nonce}, fd=Zygote.session_cmd)
-    except OSError:
-        pass
-    try:
         os.kill(Zygote.session_pid, signal.SIGCONT)
     except ProcessLookupError:
         pass
-    _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline, status, until_done=True)
+    cell = {"code": req["code"], "cpu_s": req.get("cpu_s"), "display": req.get("display", False), "nonce": nonce}
+    if _send_cell(cell, deadline):
+        _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline, status, until_done=True)
     done = status.done_rc is not None
     st = _stop(Zygote.session_pid) if done else None
     if st is not None:  # it ended right after the marker: the cell finished, the session did not
@@ -922,6 +922,24 @@ def handle_session_run(req, payload):
         "retire": retire,
     }
     write_frame(_limits_error(header, status), bytes(output.out) + bytes(output.err))
+
+
+def _send_cell(cell, deadline):
+    """Write a cell to the session's command pipe without ever blocking past the deadline (the
+    interpreter may be busy with something else than reading it). False if it could not."""
+    data = json.dumps(cell).encode()
+    view = memoryview(HEADER.pack(len(data), 0) + data)
+    fd = Zygote.session_cmd
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _drain_ready(fds, output, status=None):

@@ -1630,6 +1630,26 @@ async def test_proc_hides_the_zygote_and_the_host(sb):
     await assert_serves(sb)
 
 
+async def test_a_run_holds_no_descriptor_of_the_zygote(sb):
+    r = await sb.run(code("""
+        import os
+        found = []
+        for fd in range(1024):
+            try:
+                os.fstat(fd)
+            except OSError:
+                continue
+            found.append((fd, os.readlink(f"/proc/self/fd/{fd}").split(":")[0]))
+        print(found)
+    """))
+    assert r.status is Status.OK, r
+    fds = eval(r.stdout)  # noqa: S307 - the list the program printed
+    # stdin, stdout, stderr and the status pipe: nothing else of the zygote's.
+    assert len(fds) == 4 and [fd for fd, _ in fds][:3] == [0, 1, 2], fds
+    assert [kind for _, kind in fds] == ["/dev/null", "pipe", "pipe", "pipe"], fds
+    await assert_serves(sb)
+
+
 async def test_cli_escapes_control_characters_on_the_terminal(tmp_path):
     """Item 8: `python -m sandbox run` shows escape sequences escaped; --json keeps the exact output."""
     import json

@@ -150,6 +150,12 @@ class Baseline:
     def __init__(self):
         self.libc = _libc()
         self._ioprio_nr = _IOPRIO_GET.get(platform.machine())
+        # Kept open: a pread per check instead of an open per run (children close every fd above 2).
+        self._statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            self._oom = os.open("/proc/self/oom_score_adj", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._oom = None
         self.state = self._snapshot()
         self.rss = self._rss()
 
@@ -165,13 +171,11 @@ class Baseline:
             os.getpriority(os.PRIO_PROCESS, 0),
             os.sched_getscheduler(0),
             self._ioprio(),
-            _read_oom_score_adj(),
+            None if self._oom is None else int(os.pread(self._oom, 32, 0)),
         )
 
-    @staticmethod
-    def _rss():
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * resource.getpagesize()
+    def _rss(self):
+        return int(os.pread(self._statm, 128, 0).split()[1]) * resource.getpagesize()
 
     def damage(self):
         """None if nothing changed; else what did (the worker is then retired)."""
@@ -183,14 +187,6 @@ class Baseline:
         rss = self._rss()
         if rss > self.rss + RSS_SLACK:
             return "the zygote grew from %d to %d MB" % (self.rss >> 20, rss >> 20)
-        return None
-
-
-def _read_oom_score_adj():
-    try:
-        with open("/proc/self/oom_score_adj", "rb") as f:
-            return int(f.read())
-    except OSError:
         return None
 
 

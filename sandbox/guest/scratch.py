@@ -4,12 +4,13 @@ Runs inside the jail next to zygote.py (standard library only). A run may leave 
 nested thousands deep, paths far past PATH_MAX, folders and files with mode 0, the root itself
 chmod-ed. So the wipe never builds a path and never recurses: it walks with one directory fd at a
 time (``*at`` calls relative to it, ``..`` to climb back), restores each folder's mode before it
-looks inside, and afterwards checks that the directory is empty and its filesystem holds nothing.
+looks inside, and finishes only when a pass over the root removed every entry; then it checks that
+the filesystem holds nothing.
 Every process of the run is dead before the wipe starts, so nothing renames a folder under it.
 """
 
+import errno
 import os
-import stat
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -38,8 +39,10 @@ def _empty_dir(fd):
                     pass
                 try:
                     os.rmdir(name, dir_fd=fd)
-                except OSError:
-                    return name  # not empty (or unreadable): go in
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+                    return name  # not empty: go in
             else:
                 os.unlink(name, dir_fd=fd)
     return None
@@ -72,6 +75,12 @@ def wipe(root, mode, private_fs=False):
                 depth += 1
                 continue
             if depth == 0:
+                # A pass removed every entry it saw; one more look confirms none was missed (nothing
+                # of the run is alive to add one). Then the filesystem's usage is checked.
+                with os.scandir(fd) as it:
+                    if next(it, None) is not None:
+                        continue
+                _verify_no_data(fd, private_fs)
                 break
             # This folder is empty: climb back and let the parent's next pass remove it.
             parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
@@ -80,21 +89,14 @@ def wipe(root, mode, private_fs=False):
             depth -= 1
     finally:
         os.close(fd)
-    verify_empty(root, mode, private_fs)
 
 
-def verify_empty(root, mode, private_fs=False):
-    """The scratch is empty, has its mode, and its filesystem holds no data (a tmpfs charges what
-    it holds to the worker's memory, so this is also the check that the memory is back). Only a
-    filesystem of its own (the jail's tmpfs) is checked for data: a process backend's scratch folder
-    shares its filesystem with the host."""
-    st = os.stat(root)
-    if stat.S_IMODE(st.st_mode) != mode:
-        raise ScratchNotClean("scratch root has mode %o, not %o" % (stat.S_IMODE(st.st_mode), mode))
-    left = os.listdir(root)
-    if left:
-        raise ScratchNotClean("scratch still holds %d entries after the wipe" % len(left))
-    fs = os.statvfs(root)
-    if private_fs and fs.f_bfree != fs.f_blocks:
-        raise ScratchNotClean("scratch filesystem still holds %d blocks after the wipe"
-                              % (fs.f_blocks - fs.f_bfree))
+def _verify_no_data(fd, private_fs):
+    """A tmpfs charges what it holds to the worker's memory: this is also the check that the memory
+    is back. Only a filesystem of its own (the jail's tmpfs) is checked: a process backend's scratch
+    folder shares its filesystem with the host."""
+    if not private_fs:
+        return
+    fs = os.fstatvfs(fd)
+    if fs.f_bfree != fs.f_blocks:
+        raise ScratchNotClean("scratch filesystem still holds %d blocks after the wipe" % (fs.f_blocks - fs.f_bfree))

@@ -688,7 +688,11 @@ def _spawn(req, payload, session=False):
                         os.close(fd)
                     except OSError:
                         pass
-            os.closerange(3, min(st_w, cmd_r or st_w))
+            # Everything else of the zygote's goes (its protocol channel, /proc files it keeps open).
+            lo, hi = min(keep), max(keep)
+            os.closerange(3, lo)
+            os.closerange(lo + 1, hi)
+            os.closerange(hi + 1, 1 << 20)
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             _first_to_go_on_oom()

@@ -224,9 +224,11 @@ class NsjailBackend(Backend):
         # are the OOM killer's victims); writes elsewhere in it need capabilities the jail lacks.
         cfg.mount.append(MountPt(dst="/proc", fstype="proc", rw=True, is_dir=True, nosuid=True, nodev=True,
                                  noexec=True, options=proc_options()))
+        # Read-only binds: device nodes stay writable (/dev/null takes writes), but nothing in the jail,
+        # the zygote with its capabilities included, can chmod or chown the host's nodes.
         for dev in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
             if os.path.exists(dev):
-                cfg.mount.append(MountPt(src=dev, dst=dev, is_bind=True, rw=True))
+                cfg.mount.append(MountPt(src=dev, dst=dev, is_bind=True, rw=False, nosuid=True))
         # Owned by the zygote, writable by the runs' group: a run cannot change the root's mode.
         # nr_inodes bounds how many entries a run can leave for the wipe (1024 per MB of scratch).
         cfg.mount.append(MountPt(dst=SCRATCH, fstype="tmpfs", rw=True, is_dir=True, nosuid=True, nodev=True,

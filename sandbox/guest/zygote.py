@@ -1033,7 +1033,13 @@ def main():
     Zygote.privileges = Privileges(init.get("run_uid"), init.get("run_gid"))
     os.chmod(Zygote.scratch, Zygote.scratch_mode)
     os.chdir(Zygote.scratch)
-    deny_x32()
+    try:
+        deny_x32()
+    except OSError as exc:
+        if Zygote.private_scratch:  # in the jail seccomp always works: never run without the filter
+            raise
+        # The process backend, on a kernel without seccomp: already the weaker isolation `check` flags.
+        sys.stderr.write("zygote: x32 syscall filter unavailable: %s\n" % (exc,))
     # As the jail's pid 1 we receive only signals we handle: ignoring SIGINT (Python's one handler)
     # leaves a run no signal that can stop the zygote. Children get the default handler back.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

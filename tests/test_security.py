@@ -11,6 +11,12 @@ started may survive: every worker's nsjail process has exactly one descendant, i
 The gap tests (zombies after a run, shared memory and forked children against memory_mb, SIGINT
 to the zygote, clone with namespace flags, cgroups left behind) were found by this suite as
 failures and fixed; they stay as regression tests.
+
+Sections 14-16 are issue 10's red-team list: every attack a run could make on the warm worker it
+runs on (the zygote's limits and scheduling, the scratch root's mode, an unwipeable tree, the
+zygote's buffers, another instance's uid, a session's end marker, x32, /proc, the CLI's terminal),
+each followed by a probe that must print exactly what it prints on a fresh worker; then 1,000 runs
+at concurrency 64 with a tenth of them attacks. Each of those tests failed on the code before.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Sections 14-16 are issue 10's red-team list: every attack a run could make on th
 runs on (the zygote's limits and scheduling, the scratch root's mode, an unwipeable tree, the
 zygote's buffers, another instance's uid, a session's end marker, x32, /proc, the CLI's terminal),
 each followed by a probe that must print exactly what it prints on a fresh worker; then 1,000 runs
-at concurrency 64 with a tenth of them attacks. Each of those tests failed on the code before.
+at concurrency 64 with a tenth of them attacks. Every attack test failed on the code before.
 """
 
 from __future__ import annotations

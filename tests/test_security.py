@@ -16,7 +16,9 @@ Sections 14-16 are issue 10's red-team list: every attack a run could make on th
 runs on (the zygote's limits and scheduling, the scratch root's mode, an unwipeable tree, the
 zygote's buffers, another instance's uid, a session's end marker, x32, /proc, the CLI's terminal),
 each followed by a probe that must print exactly what it prints on a fresh worker; then 1,000 runs
-at concurrency 64 with a tenth of them attacks. Every attack test failed on the code before.
+at concurrency 64 with a tenth of them attacks. Every attack test failed on the code before, except
+the one for what is not closed (a run can still get its own worker's zygote OOM-killed; the worker is
+replaced and nothing else is affected).
 """
 
 from __future__ import annotations
@@ -1508,6 +1510,31 @@ async def test_run_cannot_get_the_zygote_oom_killed_through_its_buffers(solo, fr
     await assert_as_fresh(solo, fresh_probe)
 
 
+OOM_THE_ZYGOTE = code("""
+        import os, sys
+        if len(sys.argv) < 2:  # become a small process: the warm heap is no longer ours to count
+            os.execv(sys.executable, [sys.executable, "-c", open("main.py").read(), "small"])
+        import subprocess
+        open("/proc/self/oom_score_adj", "w").write("0")
+        kid = ("open('/proc/self/oom_score_adj', 'w').write('0')\\n"
+               "b = bytearray(40 << 20)\\nb[::4096] = b'x' * len(b[::4096])\\nimport time\\ntime.sleep(3)")
+        procs = [subprocess.Popen([sys.executable, "-c", kid]) for _ in range(12)]
+        for p in procs:
+            p.wait()
+""")
+
+
+async def test_a_run_that_gets_the_zygote_oom_killed_costs_only_its_worker(solo, fresh_probe):
+    """Item 5, the part not closed: a run can lower its OOM score back to the zygote's (no privilege is
+    needed to lower it to where it started), re-execute itself small and spread its memory over small
+    children, until the zygote is the largest process when the worker's cgroup runs out. The worker
+    then dies; it must be replaced, and the next runs must behave as on a fresh worker."""
+    await settle(solo)
+    r = await solo.run(OOM_THE_ZYGOTE, timeout_s=10)
+    assert r.status in (Status.MEMORY, Status.SANDBOX_ERROR, Status.OK, Status.ERROR), r
+    await assert_as_fresh(solo, fresh_probe)
+
+
 PIPE_QUOTA_ATTACK = code("""
     import fcntl, os, time
     pipes = []
@@ -1790,6 +1817,7 @@ STRESS_ATTACKS = {
                 pass
         print("\\x1b]0;title\\x07\\x1b[2J")
     """),
+    "oom-the-zygote": OOM_THE_ZYGOTE,
     "kill-all": "import os\nfor target in (-1, 1):\n    try:\n        os.kill(target, 9)\n    except OSError:\n        pass\n",
 }
 
@@ -1840,8 +1868,9 @@ async def test_stress_attacks_among_ordinary_runs(sb):
     wrong = [(name, r) for (name, _, expected), r in zip(jobs, results)
              if expected is not None and (r.status, r.stdout, r.stderr) != (Status.OK, expected, "")]
     assert not wrong, f"{len(wrong)} ordinary runs were wrong, first: {wrong[:3]}"
+    # Only the attack that gets its own worker's zygote OOM-killed may see that worker lost.
     ours = [(name, r) for (name, _, expected), r in zip(jobs, results)
-            if expected is None and r.status is Status.SANDBOX_ERROR]
+            if expected is None and r.status is Status.SANDBOX_ERROR and name != "oom-the-zygote"]
     assert not ours, ours[:3]
     print(f"1000 runs (100 attacks) in {elapsed:.1f}s; workers retired: {sb._pool.retired}")
     await assert_serves(sb)

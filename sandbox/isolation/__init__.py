@@ -29,6 +29,11 @@ of, while a missing privilege covers everything that privilege guards:
   through a fixed window), and status tokens carry a per-run nonce. A session's interpreter is
   stopped (SIGSTOP) between cells, so a cell that forges its own end gains nothing: nothing of it
   runs until the next cell, whose deadline then counts.
+
+Not closed: runs share the worker's memory cgroup with the zygote, and a run may lower its OOM score
+back to the zygote's (only CAP_SYS_RESOURCE could set a floor), so a run built for it can make the
+zygote the OOM victim. That costs the attacker's run (sandbox_error) and its worker, which is replaced;
+no other run sees anything. Closing it needs the runs in a memory cgroup of their own.
 """
 
 from .base import Backend, WorkerSpec

@@ -14,6 +14,21 @@ from .engine import Sandbox
 from .types import ExecResult, SandboxError, Status
 
 
+# C0 and C1 control characters (bar newline and tab) and the bidirectional overrides: a program's
+# output must not move the operator's cursor, set the window title or reorder what they read.
+_UNSAFE = [c for c in range(0x20) if c not in (0x09, 0x0A)] + [0x7F, *range(0x80, 0xA0),
+                                                                 *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSAFE}
+
+
+def terminal_safe(text: str) -> str:
+    """Program output as printable text for a terminal: control characters shown escaped (\\x1b).
+
+    Only for what the CLI prints to a terminal; `--json` and `batch` keep the exact output.
+    """
+    return text.translate(_ESCAPES)
+
+
 def _config(args: argparse.Namespace, **extra) -> SandboxConfig:
     kwargs = dict(extra)
     if getattr(args, "isolation", None):
@@ -48,11 +63,11 @@ async def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
-    sys.stdout.write(result.stdout)
+    sys.stdout.write(terminal_safe(result.stdout))
     sys.stdout.flush()
-    sys.stderr.write(result.stderr)
+    sys.stderr.write(terminal_safe(result.stderr))
     if result.status not in (Status.OK, Status.ERROR):
-        print(f"sandbox: {result.status.value}: {result.error}", file=sys.stderr)
+        print(f"sandbox: {result.status.value}: {terminal_safe(str(result.error))}", file=sys.stderr)
     if result.exit_code is None or result.exit_code < 0:
         return 1
     return result.exit_code
@@ -197,7 +212,7 @@ async def _cmd_demo(args: argparse.Namespace) -> int:
             r = await sb.run(code)
             ms = (time.perf_counter() - t0) * 1000
             print(f"--- {title}: {r.status.value} in {ms:.0f} ms")
-            text = (r.stdout + r.stderr).rstrip()
+            text = terminal_safe(r.stdout + r.stderr).rstrip()
             print("\n".join("    " + line for line in text.splitlines()[-6:]))
         t0 = time.perf_counter()
         results = await asyncio.gather(*(sb.run(f"print({i} ** 2)") for i in range(200)))
@@ -220,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", nargs="?", default="-", help="a .py file, or - for stdin")
     run.add_argument("--timeout", type=float, default=None, help="seconds (default 10)")
     run.add_argument("--memory-mb", type=int, default=None)
-    run.add_argument("--json", action="store_true", help="print the ExecResult as one JSON object")
+    run.add_argument("--json", action="store_true",
+                     help="print the ExecResult as one JSON object, output exact (otherwise control "
+                          "characters in the program's output are shown escaped)")
 
     batch = sub.add_parser("batch", parents=[common], help="run a JSONL file of programs")
     batch.add_argument("input", help='JSONL: {"id", "code", optional "timeout_s", "memory_mb", "stdin"}')

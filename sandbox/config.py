@@ -99,7 +99,7 @@ class SandboxConfig:
     max_sessions: int = 64
     session_idle_s: float = 600.0
     python: str = field(default_factory=lambda: default_python())
-    uid_base: int = 200_000  # host uids for jailed workers: uid_base + worker number
+    uid_base: int | None = None  # first host uid of this instance's range; None: a free range (isolation/uids.py)
     nice: int = 0  # scheduling niceness of jailed workers (nsjail's own default would be 19)
     cpu_cores_per_worker: float = 1.0  # cgroup CPU quota per worker; 0 disables it
     start_timeout_s: float = 120.0
@@ -135,6 +135,16 @@ class SandboxConfig:
     @property
     def worker_count(self) -> int:
         return self.workers or max(2, os.cpu_count() or 1)
+
+    @property
+    def worker_slots(self) -> int:
+        """Workers that can exist at once: the pool, one per live session, and kept spares."""
+        return self.worker_count + self.max_sessions + min(self.worker_count, self.max_sessions)
+
+    @property
+    def host_uids(self) -> int:
+        """Host uids one instance uses: per worker slot, one for its runs and one for its zygote."""
+        return 2 * self.worker_slots
 
     def with_(self, **changes) -> "SandboxConfig":
         return replace(self, **changes)

@@ -6,9 +6,11 @@ import asyncio
 import signal
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from .config import Limits, SandboxConfig
 from .isolation import BackendChoice, select_backend
+from .isolation.uids import UidLease, lease_uids
 from .pool import WorkerPool
 from .prepare import FILENAME, check_program, decode_code
 from .types import ExecResult, SandboxError, SandboxStats, SessionClosed, SessionLimitReached, Status
@@ -37,6 +39,7 @@ class Sandbox:
         self._session_slots = asyncio.Semaphore(self.config.max_sessions)
         self._start_lock = asyncio.Lock()
         self._closed = False
+        self._uids: UidLease | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> "Sandbox":
@@ -52,7 +55,14 @@ class Sandbox:
                 return
             if self._closed:
                 raise SandboxError("the sandbox is closed")
-            self.choice = await asyncio.to_thread(select_backend, self.config)
+            # This instance's own host uid range, held until close (see isolation/uids.py).
+            self._uids = await asyncio.to_thread(lease_uids, self.config.host_uids, self.config.uid_base)
+            effective = replace(self.config, uid_base=self._uids.base)
+            try:
+                self.choice = await asyncio.to_thread(select_backend, effective)
+            except BaseException:
+                self._release_uids()
+                raise
             from .policy import FORBIDDEN_ATTRIBUTES
 
             init = {
@@ -62,8 +72,13 @@ class Sandbox:
                 "warmup": self.config.warmup,
                 "filename": FILENAME,
             }
-            pool = WorkerPool(self.choice.backend, self.config, init)
-            await pool.start()
+            pool = WorkerPool(self.choice.backend, effective, init)
+            try:
+                await pool.start()
+            except BaseException:
+                self.choice.backend.close()
+                self._release_uids()
+                raise
             self._pool = pool
 
     async def close(self) -> None:
@@ -73,6 +88,13 @@ class Sandbox:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        if self.choice is not None:
+            self.choice.backend.close()
+        self._release_uids()
+
+    def _release_uids(self) -> None:
+        if self._uids is not None:
+            self._uids.release()
 
     @property
     def isolation(self) -> str:
@@ -88,6 +110,8 @@ class Sandbox:
             "warnings": list(self.choice.warnings),
             **self.choice.backend.describe(),
             "workers": self._pool.size if self._pool else 0,
+            "uid_range": [self._uids.base, self._uids.base + self._uids.size - 1] if self._uids else None,
+            "workers_retired": self._pool.retired if self._pool else 0,
         }
         worker = next(iter(self._pool._workers), None) if self._pool else None
         if worker is not None:
@@ -288,6 +312,10 @@ class Session:
                 await self.close(reason=f"worker lost: {exc}")
                 return ExecResult(Status.SANDBOX_ERROR, error=str(exc), duration_s=time.monotonic() - started)
             result = to_result(reply, out, limits, oom_before, oom_after)
+            if self._worker.retired:
+                # Its zygote reported damage: the interpreter's state cannot move to another worker.
+                await self.close(reason=f"worker retired: {self._worker.retired}")
+                return _with_error(result, "the session's worker was retired; start a new session")
             if reply.get("session_lost"):
                 self.interpreter_lost = True
                 self._open = False
@@ -353,7 +381,7 @@ def _pack_inputs(files, stdin, max_stdin: int) -> tuple[bytes, list]:
 
 def to_result(reply: dict, out: bytes, limits: Limits, oom_before: int | None, oom_after: int | None) -> ExecResult:
     """Turn the zygote's facts (exit code, signal, flags) into one status."""
-    if "error" in reply and "exit_code" not in reply:
+    if reply.get("error"):
         return ExecResult(Status.SANDBOX_ERROR, error=str(reply["error"]))
     split = int(reply.get("out_len", len(out)))
     stdout = out[:split].decode("utf-8", errors="replace")

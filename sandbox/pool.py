@@ -29,7 +29,7 @@ class WorkerPool:
         self._idle: asyncio.Queue[Worker] = asyncio.Queue()
         self._spare_cap = min(config.worker_count, config.max_sessions)
         self._spares: list[Worker] = []
-        self._free_indices = list(range(config.worker_count + config.max_sessions + self._spare_cap))
+        self._free_indices = list(range(config.worker_slots))
         self._workers: set[Worker] = set()
         self._tasks: set[asyncio.Task] = set()
         self._pending = asyncio.Semaphore(config.max_pending)
@@ -37,6 +37,7 @@ class WorkerPool:
         self.failures = 0
         self.discarded = 0  # workers dropped after failing or dying (each is replaced)
         self.last_failure: str | None = None
+        self.retired = 0  # workers closed because their zygote reported damage or an error of ours
 
     async def start(self) -> None:
         results = await asyncio.gather(*(self._spawn() for _ in range(self.config.worker_count)),
@@ -93,9 +94,14 @@ class WorkerPool:
             try:
                 yield worker
             finally:
-                if worker.alive and not self._closed:
+                # A worker that failed, answered with an error of ours or was retired by its zygote
+                # is never put back: it is closed and a fresh one takes its place.
+                if worker.reusable and not self._closed:
                     self._idle.put_nowait(worker)
                 else:
+                    if worker.retired:
+                        self.retired += 1
+                        log.warning("sandbox worker %d retired: %s", worker.index, worker.retired)
                     await self._discard(worker)
 
     async def take(self) -> Worker:
@@ -105,7 +111,7 @@ class WorkerPool:
             raise SandboxError("the sandbox is closed")
         while self._spares:
             spare = self._spares.pop()
-            if spare.healthy():
+            if spare.healthy() and spare.reusable:
                 return spare
             await self._close_taken(spare)
         worker = await self._idle.get()
@@ -117,9 +123,13 @@ class WorkerPool:
         """A taken worker is finished with. ``reset`` means its zygote confirmed the session's cleanup
         (the same reset as after every run); such a worker is kept as a spare, up to a cap. Any other
         worker is closed, because nothing vouches for its state."""
-        if reset and not self._closed and len(self._spares) < self._spare_cap and worker.healthy():
+        if (reset and worker.reusable and not self._closed and len(self._spares) < self._spare_cap
+                and worker.healthy()):
             self._spares.append(worker)
             return
+        if worker.retired:
+            self.retired += 1
+            log.warning("sandbox session worker %d retired: %s", worker.index, worker.retired)
         await self._close_taken(worker)
 
     async def _close_taken(self, worker: Worker) -> None:

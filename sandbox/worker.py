@@ -40,10 +40,19 @@ class Worker:
         self._memory_limit: int | None = None
         self.runs = 0
         self._killed = False
+        self.retired: str | None = None  # why this worker must not serve again (it is then closed)
+        self.run_uid: int | None = None
+        self.zygote_uid: int | None = None
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None and not self._killed
+
+    @property
+    def reusable(self) -> bool:
+        """Alive and vouched for: its zygote never answered with an error of ours or asked to be
+        retired (a scratch it could not empty, a change to itself a run made)."""
+        return self.alive and self.retired is None
 
     def healthy(self) -> bool:
         """Alive, and its zygote too: a jail's nsjail can outlive a zygote that died between runs."""
@@ -78,8 +87,9 @@ class Worker:
             **kwargs,
         )
         self._stderr_task = asyncio.create_task(self._drain_stderr())
+        self.run_uid, self.zygote_uid = spec.run_uid, spec.zygote_uid
         try:
-            self._send({**self._init, "scratch": spec.scratch})
+            self._send({**self._init, "scratch": spec.scratch, **spec.guest})
             header, _ = await asyncio.wait_for(read_frame(self.proc.stdout), self.config.start_timeout_s)
         except (ProtocolError, asyncio.TimeoutError, OSError) as exc:
             await self.close()
@@ -165,6 +175,9 @@ class Worker:
             await self.close()
             raise WorkerLost(f"worker {self.index} failed: {exc}; stderr: {self.stderr_tail()}") from exc
         self.runs += 1
+        header = reply[0]
+        if header.get("retire") or header.get("error"):
+            self.retired = str(header.get("retire") or header.get("error"))
         return reply
 
     def kill(self) -> None:

@@ -26,6 +26,14 @@ async def test_variables_persist(sb):
         assert r.stdout == "82\n"
 
 
+async def test_a_cell_larger_than_a_pipe_reaches_a_stopped_interpreter(sb):
+    # Between cells the interpreter is stopped; a cell bigger than the command pipe must still arrive.
+    async with sb.session() as s:
+        r = await s.run("x = 0\n" + "x += 1\n" * 30_000 + "print(x)")
+        assert (r.status, r.stdout) == (Status.OK, "30000\n"), r
+        assert (await s.run("print(x * 2)")).stdout == "60000\n"
+
+
 async def test_errors_keep_the_state(sb):
     async with sb.session() as s:
         await s.run("total = 10")

@@ -6,8 +6,15 @@ host talks to it over fd 0/1 with length-prefixed frames (see ``sandbox/protocol
 header, then raw payloads. For every ``run`` it forks a fresh child from this warm process, applies
 the per-run limits in the child, and execs the user's code there; after the child ends it kills
 every process the run started and wipes the scratch directory, so nothing leaks into the next run.
+Each child drops to the run's uid with no capability before any of the run's code (``confine``),
+so it cannot act on this process; after each run the zygote checks that the scratch is empty and
+that nothing of its own changed, and otherwise tells the host to retire the worker (``retire``).
 
-A ``session`` keeps one forked child alive across cells so variables persist.
+A ``session`` keeps one forked child alive across cells so variables persist; it is stopped
+(SIGSTOP) between cells, so nothing of it runs while no cell is being timed.
+
+Status tokens from a child carry a per-run nonce (``StatusReader``), and every buffer kept for a
+run is capped: the program's output by its limit, the status pipe by a fixed-size window.
 """
 
 import builtins
@@ -23,6 +30,11 @@ import struct
 import sys
 import time
 import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
+
+from confine import Baseline, Privileges, deny_x32  # noqa: E402
+from scratch import ScratchNotClean, wipe as wipe_scratch  # noqa: E402
 
 HEADER = struct.Struct(">II")  # json length, payload length
 READ_CHUNK = 65536
@@ -67,13 +79,7 @@ def write_frame(header, payload=b"", fd=PROTO_OUT):
 # --------------------------------------------------------------------------- process hygiene
 
 def _prctl(option, arg):
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(option, arg, 0, 0, 0)
-    except Exception:
-        pass
+    return Zygote.privileges.libc.prctl(option, arg, 0, 0, 0)
 
 
 PR_SET_DUMPABLE = 4
@@ -154,28 +160,6 @@ def kill_everything_but(keep=()):
         time.sleep(0.0005)
 
 
-def wipe(path):
-    """Remove everything below path (not path itself), ignoring what vanished meanwhile."""
-    try:
-        entries = os.listdir(path)
-    except OSError:
-        return
-    for name in entries:
-        full = os.path.join(path, name)
-        try:
-            if os.path.isdir(full) and not os.path.islink(full):
-                try:
-                    os.chmod(full, 0o700)
-                except OSError:
-                    pass
-                wipe(full)
-                os.rmdir(full)
-            else:
-                os.unlink(full)
-        except OSError:
-            pass
-
-
 # --------------------------------------------------------------------------- the child side
 
 class Child:
@@ -217,18 +201,23 @@ def _guarded_getattr_factory(real_getattr, forbidden):
     return guarded_getattr
 
 
-def _set_limits(req):
+def _set_limits(req, cpu_hard=True):
+    """Apply the run's limits to this process; raises if one cannot be applied (never run unlimited).
+
+    A session's cells set only the soft CPU limit: a hard limit cannot be raised again for the next
+    cell. Its wall-clock deadline still bounds every cell.
+    """
     def setrl(which, soft, hard=None):
-        try:
-            resource.setrlimit(which, (soft, soft if hard is None else hard))
-        except (ValueError, OSError):
-            pass
+        resource.setrlimit(which, (soft, soft if hard is None else hard))
 
     cpu = req.get("cpu_s")
     if cpu:
         used = resource.getrusage(resource.RUSAGE_SELF)
         base = int(used.ru_utime + used.ru_stime)
-        setrl(resource.RLIMIT_CPU, base + int(cpu), base + int(cpu) + 1)
+        if cpu_hard:
+            setrl(resource.RLIMIT_CPU, base + int(cpu), base + int(cpu) + 1)
+        else:
+            setrl(resource.RLIMIT_CPU, base + int(cpu), resource.getrlimit(resource.RLIMIT_CPU)[1])
     if req.get("fsize_bytes"):
         setrl(resource.RLIMIT_FSIZE, int(req["fsize_bytes"]))
     if req.get("nofile"):
@@ -264,7 +253,7 @@ def _first_to_go_on_oom():
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
     except OSError:
-        pass
+        pass  # a read-only /proc (some containers): the run still runs, only the OOM preference is lost
     finally:
         _prctl(PR_SET_DUMPABLE, 0)
 
@@ -359,7 +348,7 @@ def _exit_code_for(exc):
     return 1
 
 
-def _run_source(source, user_globals, status_fd, display=False, filename=None):
+def _run_source(source, user_globals, status_fd, nonce, display=False, filename=None):
     """Compile and run one program or cell; returns the exit code the interpreter would give.
 
     The source is also written to the scratch directory under its file name: the interpreter's
@@ -381,7 +370,7 @@ def _run_source(source, user_globals, status_fd, display=False, filename=None):
         rc = _exit_code_for(exc)
     except BaseException as exc:  # noqa: BLE001 - we are the interpreter's top level here
         if isinstance(exc, MemoryError):
-            _note(status_fd, b"M")
+            _note(status_fd, b"M" + nonce)
         _print_exception(exc)
         rc = 130 if isinstance(exc, KeyboardInterrupt) else 1
     return rc
@@ -401,10 +390,10 @@ def _compile(source, filename, display):
             compile(last, filename, "single", dont_inherit=True))
 
 
-def _note(fd, byte):
+def _note(fd, token):
     if fd is not None:
         try:
-            os.write(fd, byte)
+            os.write(fd, token)
         except OSError:
             pass
 
@@ -450,11 +439,16 @@ def child_main(req, status_fd):
     """Runs in the forked child: becomes `python3 main.py` for the user's program."""
     _compensate_recursion_limit()
     _fresh_stdio()
-    _set_limits(req)
+    nonce = req["nonce"].encode()
+    try:
+        _set_limits(req)
+    except (ValueError, OSError):
+        _note(status_fd, b"L" + nonce)
+        os._exit(127)
     _reseed()
     sys.argv = [Child.filename]
     user_globals = _new_main_module(Child.filename)
-    rc = _run_source(req["code"], user_globals, status_fd, display=req.get("display", False))
+    rc = _run_source(req["code"], user_globals, status_fd, nonce, display=req.get("display", False))
     _shutdown_hooks()
     rc = _finish_streams() or rc
     os._exit(rc)
@@ -464,7 +458,11 @@ def session_main(req, status_fd, cmd_fd):
     """A persistent child: one namespace, cells arrive on cmd_fd, 'done' goes to status_fd."""
     _compensate_recursion_limit()
     _fresh_stdio()
-    _set_limits({k: v for k, v in req.items() if k != "cpu_s"})
+    try:
+        _set_limits({k: v for k, v in req.items() if k != "cpu_s"})
+    except (ValueError, OSError):
+        _note(status_fd, b"L" + req["nonce"].encode())
+        os._exit(127)
     _reseed()
     sys.argv = [Child.filename]
     user_globals = _new_main_module(Child.filename)
@@ -476,13 +474,18 @@ def session_main(req, status_fd, cmd_fd):
             os._exit(0)
         reap_zombies()  # what the previous cell started was killed by the zygote; reap it here
         cells += 1
-        _set_limits({"cpu_s": cell.get("cpu_s")})
+        nonce = cell["nonce"].encode()
+        try:
+            _set_limits({"cpu_s": cell.get("cpu_s")}, cpu_hard=False)
+        except (ValueError, OSError):
+            _note(status_fd, b"L" + nonce)
+            os._exit(127)
         # Each cell keeps its own file so tracebacks through earlier cells' functions stay right.
-        rc = _run_source(cell["code"], user_globals, status_fd, display=cell.get("display", False),
+        rc = _run_source(cell["code"], user_globals, status_fd, nonce, display=cell.get("display", False),
                          filename="cell_%d.py" % cells)
         _finish_streams()
-        # 'D' + exit code marks the end of a cell; stdout/stderr were flushed before it.
-        _note(status_fd, b"D" + bytes([rc & 0xFF]))
+        # 'D' + nonce + exit code marks the end of a cell; stdout/stderr were flushed before it.
+        _note(status_fd, b"D" + nonce + bytes([rc & 0xFF]))
 
 
 # --------------------------------------------------------------------------- the zygote side
@@ -506,14 +509,47 @@ class Output:
         (self.out if which == 1 else self.err).extend(data)
 
 
-def _drain(fds, output, deadline, until_fd=None, exit_fd=None):
+class StatusReader:
+    """Tokens a child writes on its status pipe, each ending in this run's (or cell's) nonce:
+    ``M`` (the program raised MemoryError), ``L`` (its limits could not be applied), ``D`` + exit
+    code (a session cell finished). Only a window of the last few bytes is kept, so a program that
+    floods the pipe costs the zygote reads, never memory; a stale or guessed token without the
+    nonce means nothing.
+    """
+
+    def __init__(self, nonce):
+        self.nonce = nonce
+        self.window = b""
+        self.memory_error = False
+        self.limits_failed = False
+        self.done_rc = None
+
+    def feed(self, data):
+        buf = self.window + data
+        nonce = self.nonce
+        if not self.memory_error and b"M" + nonce in buf:
+            self.memory_error = True
+        if not self.limits_failed and b"L" + nonce in buf:
+            self.limits_failed = True
+        if self.done_rc is None:
+            i = buf.find(b"D" + nonce)
+            end = i + 1 + len(nonce)
+            if i != -1 and len(buf) > end:
+                self.done_rc = buf[end]
+        self.window = buf[-(len(nonce) + 2):]
+
+
+def _new_nonce():
+    return os.urandom(12).hex()
+
+
+def _drain(fds, output, deadline, status, until_done=False, exit_fd=None):
     """Read the pipes until EOF on all of them, the deadline, the cap, or the program's exit.
 
     exit_fd is a pidfd: once the program itself has exited we stop waiting for EOF, because a
     process it left behind may hold the pipes open; the caller kills those, then drains the rest.
-    Returns the bytes read from the status pipe.
+    Status bytes go to the StatusReader; with until_done, a cell's end token ends the drain.
     """
-    status = bytearray()
     poller = select.poll()
     for fd in fds:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
@@ -540,20 +576,14 @@ def _drain(fds, output, deadline, until_fd=None, exit_fd=None):
                 continue
             which = live[fd]
             if which == "status":
-                status.extend(data)
-                if until_fd is not None and _cell_done(status):
-                    return bytes(status)
+                status.feed(data)
+                if until_done and status.done_rc is not None:
+                    return
             else:
                 output.feed(which, data)
         if exited:
             _drain_ready({fd: w for fd, w in live.items()}, output, status)
             break
-    return bytes(status)
-
-
-def _cell_done(status):
-    i = status.find(b"D")
-    return i != -1 and len(status) > i + 1
 
 
 def _pipe_nonblocking():
@@ -563,19 +593,33 @@ def _pipe_nonblocking():
 
 
 def _write_stdin(data):
-    """A pipe pre-filled with stdin when it fits; else a scratch file (never blocks the zygote)."""
+    """A pipe pre-filled with stdin when it fits; else a scratch file (never blocks the zygote).
+
+    The write end is non-blocking: a pipe smaller than usual (the kernel shrinks new pipes of a
+    user over its pipe-buffer quota) gets the file instead of stalling the zygote.
+    """
     if not data:
         return os.open(os.devnull, os.O_RDONLY)
     if len(data) <= 65536:
         r, w = os.pipe()
-        os.write(w, data)
+        os.set_blocking(w, False)
+        try:
+            written = os.write(w, data)
+        except BlockingIOError:
+            written = 0
         os.close(w)
-        return r
+        if written == len(data):
+            return r
+        os.close(r)
     path = os.path.join(Zygote.scratch, ".stdin")
-    with open(path, "wb") as f:
-        f.write(data)
-    fd = os.open(path, os.O_RDONLY)
-    os.unlink(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+    finally:
+        os.unlink(path)
     return fd
 
 
@@ -588,18 +632,42 @@ def _split_files(index, payload):
     return blobs
 
 
+def _give_to_run(path_or_fd):
+    """Input files belong to the run's uid, as if the program had written them itself."""
+    priv = Zygote.privileges
+    if priv.uid is not None:
+        os.chown(path_or_fd, priv.uid, priv.gid)
+
+
 def _write_files(files):
     for name, data in (files or {}).items():
         path = os.path.normpath(os.path.join(Zygote.scratch, name))
         if not path.startswith(Zygote.scratch + os.sep):
             raise ValueError("file path escapes the scratch directory: %r" % name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
+        folder = Zygote.scratch
+        for part in os.path.relpath(os.path.dirname(path), Zygote.scratch).split(os.sep):
+            if part in ("", "."):
+                continue
+            folder = os.path.join(folder, part)
+            if not os.path.isdir(folder):
+                os.mkdir(folder)
+                _give_to_run(folder)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            _give_to_run(fd)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
 
 
 class Zygote:
     scratch = "/tmp"
+    scratch_mode = 0o700
+    private_scratch = False
+    privileges = None
+    baseline = None
     session_pid = None
     session_cmd = None
     session_fds = None
@@ -613,6 +681,7 @@ def _spawn(req, payload, session=False):
     cmd_r = cmd_w = None
     if session:
         cmd_r, cmd_w = os.pipe()
+        os.set_blocking(cmd_w, False)
     stdin_fd = _write_stdin(payload)
     pid = os.fork()
     if pid == 0:
@@ -628,15 +697,21 @@ def _spawn(req, payload, session=False):
                         os.close(fd)
                     except OSError:
                         pass
-            os.closerange(3, min(st_w, cmd_r or st_w))
+            # Everything else of the zygote's goes (its protocol channel, /proc files it keeps open).
+            lo, hi = min(keep), max(keep)
+            os.closerange(3, lo)
+            os.closerange(lo + 1, hi)
+            os.closerange(hi + 1, 1 << 20)
             signal.signal(signal.SIGPIPE, signal.SIG_IGN)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             _first_to_go_on_oom()
+            Zygote.privileges.drop()
             if session:
                 session_main(req, st_w, cmd_r)
             else:
                 child_main(req, st_w)
         except BaseException:
+            _note(st_w, b"L" + req["nonce"].encode())
             os._exit(127)
         os._exit(0)
     for fd in (out_w, err_w, st_w, stdin_fd, cmd_r):
@@ -671,6 +746,26 @@ def _wait_exit(pid, deadline):
             os.close(pidfd)
 
 
+def _stop(pid):
+    """Stop the session process (all its threads) and wait until it is stopped or gone.
+
+    Returns the exit status if it had exited instead, else None.
+    """
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        pass
+    while True:
+        try:
+            wpid, st = os.waitpid(pid, os.WUNTRACED)
+        except ChildProcessError:
+            return 0
+        except InterruptedError:
+            continue
+        if wpid == pid:
+            return None if os.WIFSTOPPED(st) else st
+
+
 def _describe(st):
     if st is None:
         return None, None
@@ -684,8 +779,29 @@ def _cpu_of_children():
     return r.ru_utime + r.ru_stime
 
 
+def _reset():
+    """After a run: the scratch wiped and verified, and nothing of the zygote changed.
+
+    Returns why the worker must be retired, or None when the next run gets a worker exactly as
+    fresh as a new one. Every process of the run is gone before this is called.
+    """
+    try:
+        wipe_scratch(Zygote.scratch, Zygote.scratch_mode, Zygote.private_scratch)
+    except (ScratchNotClean, OSError) as exc:
+        return "scratch not clean: %s" % (exc,)
+    if Zygote.baseline is None:
+        return None
+    return Zygote.baseline.damage()
+
+
+def _limits_error(header, status):
+    if status.limits_failed:
+        header["error"] = "zygote: the run's limits or uid could not be applied"
+        header["retire"] = header.get("retire") or "limits could not be applied"
+    return header
+
+
 def handle_run(req, payload):
-    wipe(Zygote.scratch)
     files = req.get("files")
     stdin = payload
     if files:
@@ -697,6 +813,9 @@ def handle_run(req, payload):
         stdin = payload[offset:]
         _write_files(blobs)
     output = Output(int(req.get("output_bytes", 65536)))
+    nonce = _new_nonce()
+    req["nonce"] = nonce
+    status = StatusReader(nonce.encode())
     cpu0 = _cpu_of_children()
     t0 = time.monotonic()
     deadline = t0 + float(req.get("timeout_s", 10))
@@ -705,7 +824,7 @@ def handle_run(req, payload):
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         pidfd = None
-    status = _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline, exit_fd=pidfd)
+    _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline, status, exit_fd=pidfd)
     if pidfd is not None:
         os.close(pidfd)
     st = _wait_exit(pid, deadline if not output.truncated else time.monotonic())
@@ -718,12 +837,12 @@ def handle_run(req, payload):
         st = _wait_exit(pid, time.monotonic() + 5)
     kill_everything_but()
     # Grandchildren are gone now, so every pipe reaches EOF: collect what they wrote before dying.
-    status += _drain({out_r: 1, err_r: 2, st_r: "status"}, output, time.monotonic() + 1)
+    _drain({out_r: 1, err_r: 2, st_r: "status"}, output, time.monotonic() + 1, status)
     for fd in (out_r, err_r, st_r):
         os.close(fd)
     duration = time.monotonic() - t0
     cpu = _cpu_of_children() - cpu0
-    wipe(Zygote.scratch)
+    retire = _reset()
     exit_code, sig = _describe(st)
     header = {
         "exit_code": exit_code,
@@ -732,20 +851,32 @@ def handle_run(req, payload):
         "cpu_s": round(cpu, 6),
         "duration_s": round(duration, 6),
         "truncated": output.truncated,
-        "memory_error": b"M" in status,
+        "memory_error": status.memory_error,
         "out_len": len(output.out),
+        "retire": retire,
     }
-    write_frame(header, bytes(output.out) + bytes(output.err))
+    write_frame(_limits_error(header, status), bytes(output.out) + bytes(output.err))
 
 
 def handle_session_open(req, payload):
-    handle_session_close(None, b"")
-    wipe(Zygote.scratch)
+    _end_session()
+    retire = _reset()
+    if retire:
+        write_frame({"error": "zygote: " + retire, "retire": retire})
+        return
     _write_files(_split_files(req.get("files"), payload))
+    req["nonce"] = _new_nonce()
     pid, out_r, err_r, st_r, cmd_w = _spawn(req, b"", session=True)
     Zygote.session_pid = pid
     Zygote.session_cmd = cmd_w
     Zygote.session_fds = (out_r, err_r, st_r)
+    status = StatusReader(req["nonce"].encode())
+    st = _stop(pid)  # until its first cell: nothing of a session runs untimed
+    _drain_ready({st_r: "status"}, Output(0), status)
+    if st is not None or status.limits_failed:
+        _end_session()
+        write_frame(_limits_error({"error": "zygote: the session's interpreter did not start"}, status))
+        return
     write_frame({"ok": True})
 
 
@@ -755,35 +886,43 @@ def handle_session_run(req, payload):
         return
     out_r, err_r, st_r = Zygote.session_fds
     output = Output(int(req.get("output_bytes", 65536)))
+    nonce = _new_nonce()
+    status = StatusReader(nonce.encode())
     cpu0 = _cpu_of_children()
     t0 = time.monotonic()
     deadline = t0 + float(req.get("timeout_s", 10))
     try:
-        write_frame({"code": req["code"], "cpu_s": req.get("cpu_s"), "display": req.get("display", False)},
-                    fd=Zygote.session_cmd)
-    except OSError:
+        os.kill(Zygote.session_pid, signal.SIGCONT)
+    except ProcessLookupError:
         pass
-    status = _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline, until_fd=st_r)
-    done = _cell_done(status)
+    cell = {"code": req["code"], "cpu_s": req.get("cpu_s"), "display": req.get("display", False), "nonce": nonce}
+    if _send_cell(cell, deadline):
+        _drain({out_r: 1, err_r: 2, st_r: "status"}, output, deadline, status, until_done=True)
+    done = status.done_rc is not None
+    st = _stop(Zygote.session_pid) if done else None
+    if st is not None:  # it ended right after the marker: the cell finished, the session did not
+        done = False
     # Whatever the cell left running (threads aside) does not outlive it.
     kill_everything_but(keep=(Zygote.session_pid,))
     exit_code = sig = None
     lost = False
     if done:
-        exit_code = status[status.find(b"D") + 1]
+        exit_code = status.done_rc
         # Output written just before the marker may still sit in the pipes.
         _drain_ready({out_r: 1, err_r: 2}, output)
     else:
         # The cell timed out, hit the output cap, or the session process died: it cannot go on.
-        st = _wait_exit(Zygote.session_pid, time.monotonic())
+        if st is None:
+            st = _wait_exit(Zygote.session_pid, time.monotonic())
         if st is None:
             os.kill(Zygote.session_pid, signal.SIGKILL)
             st = _wait_exit(Zygote.session_pid, time.monotonic() + 5)
         exit_code, sig = _describe(st)
         lost = True
-        _drain({out_r: 1, err_r: 2}, output, time.monotonic() + 1)
+        _drain({out_r: 1, err_r: 2}, output, time.monotonic() + 1, status)
         Zygote.session_pid = None
         _close_session_fds()
+    retire = Zygote.baseline.damage() if Zygote.baseline is not None else None
     header = {
         "exit_code": exit_code,
         "signal": sig,
@@ -791,17 +930,36 @@ def handle_session_run(req, payload):
         "cpu_s": round(_cpu_of_children() - cpu0, 6),
         "duration_s": round(time.monotonic() - t0, 6),
         "truncated": output.truncated,
-        "memory_error": b"M" in status,
+        "memory_error": status.memory_error,
         "session_lost": lost,
         "out_len": len(output.out),
+        "retire": retire,
     }
-    write_frame(header, bytes(output.out) + bytes(output.err))
+    write_frame(_limits_error(header, status), bytes(output.out) + bytes(output.err))
+
+
+def _send_cell(cell, deadline):
+    """Write a cell to the session's command pipe without ever blocking past the deadline (the
+    interpreter may be busy with something else than reading it). False if it could not."""
+    data = json.dumps(cell).encode()
+    view = memoryview(HEADER.pack(len(data), 0) + data)
+    fd = Zygote.session_cmd
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _drain_ready(fds, output, status=None):
     """Take what is already in the pipes without waiting for more."""
     for fd, which in fds.items():
-        while not output.truncated:
+        while not output.truncated or which == "status":
             try:
                 data = os.read(fd, READ_CHUNK)
             except (BlockingIOError, OSError):
@@ -810,7 +968,7 @@ def _drain_ready(fds, output, status=None):
                 break
             if which == "status":
                 if status is not None:
-                    status.extend(data)
+                    status.feed(data)
             else:
                 output.feed(which, data)
 
@@ -826,7 +984,7 @@ def _close_session_fds():
     Zygote.session_fds = None
 
 
-def handle_session_close(req, payload):
+def _end_session():
     if Zygote.session_pid is not None:
         try:
             os.kill(Zygote.session_pid, signal.SIGKILL)
@@ -836,9 +994,14 @@ def handle_session_close(req, payload):
         Zygote.session_pid = None
         _close_session_fds()
     kill_everything_but()
-    wipe(Zygote.scratch)
-    if req is not None:
-        write_frame({"ok": True})
+
+
+def handle_session_close(req, payload):
+    """End the session; ``ok`` only when the worker is as clean as a fresh one (it may serve the
+    next session), else ``retire`` says why it must not."""
+    _end_session()
+    retire = _reset()
+    write_frame({"ok": not retire, "retire": retire})
 
 
 HANDLERS = {
@@ -875,7 +1038,18 @@ def main():
     Child.allowed = frozenset(init.get("allowed_modules", ()))
     Child.forbidden_attrs = frozenset(init.get("forbidden_attributes", ()))
     Child.filename = init.get("filename", "main.py")
+    Zygote.scratch_mode = int(init.get("scratch_mode", 0o700))
+    Zygote.private_scratch = bool(init.get("private_scratch"))
+    Zygote.privileges = Privileges(init.get("run_uid"), init.get("run_gid"))
+    os.chmod(Zygote.scratch, Zygote.scratch_mode)
     os.chdir(Zygote.scratch)
+    try:
+        deny_x32()
+    except OSError as exc:
+        if Zygote.private_scratch:  # in the jail seccomp always works: never run without the filter
+            raise
+        # The process backend, on a kernel without seccomp: already the weaker isolation `check` flags.
+        sys.stderr.write("zygote: x32 syscall filter unavailable: %s\n" % (exc,))
     # As the jail's pid 1 we receive only signals we handle: ignoring SIGINT (Python's one handler)
     # leaves a run no signal that can stop the zygote. Children get the default handler back.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -901,6 +1075,9 @@ def main():
             req, payload = read_frame()
         except EOFError:
             break
+        if Zygote.baseline is None:
+            # Taken at the first request, after the host has set what it sets from outside.
+            Zygote.baseline = Baseline()
         handler = HANDLERS.get(req.get("op"))
         if handler is None:
             write_frame({"error": "unknown op %r" % req.get("op")})
@@ -909,7 +1086,8 @@ def main():
             handler(req, payload)
         except BaseException as exc:  # report our own fault instead of dying silently
             kill_everything_but()
-            write_frame({"error": "zygote: %s: %s" % (type(exc).__name__, exc)})
+            reason = "zygote: %s: %s" % (type(exc).__name__, exc)
+            write_frame({"error": reason, "retire": reason})
     kill_everything_but()
 
 

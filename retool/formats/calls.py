@@ -133,6 +133,18 @@ def needs_continuation(text: str, fmt: CallFormat | str) -> bool:
     return False
 
 
+def parse_function_call(name: object, arguments: object, *, tool_name: str = TOOL_NAME) -> ParsedCall:
+    """An OpenAI-style function call (``name`` and ``arguments`` as an object or a JSON string) checked
+    the way a hermes call is. Code that is one fenced block is unwrapped: models trained on markdown
+    often fence the code they pass, and running the fence would be a SyntaxError they cannot see."""
+    raw = json.dumps({"name": name, "arguments": arguments}, default=str)
+    call = _hermes_call({"name": name, "arguments": arguments}, raw, tool_name)
+    if call.code is not None and call.code.lstrip().startswith("```"):
+        inner = _unfence(call.code)
+        return ParsedCall(inner, None, raw) if inner.strip() else _error(raw, "the 'code' argument is empty")
+    return call
+
+
 # ----------------------------------------------------------------------------------------- hermes
 @dataclass(frozen=True)
 class _Span:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ToolConfig",
+    "RewardConfig",
     "IntegrationSettings",
     "EnvVar",
     "VARIABLES",
@@ -81,15 +82,28 @@ class ToolConfig:
 
 
 @dataclass(frozen=True)
+class RewardConfig:
+    """Options passed to `retool.reward.score`; None leaves the reward's own default."""
+
+    mode: str | None = None  # "math" or "dapo"
+    tool_shaping: bool | None = None
+
+    def options(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
 class IntegrationSettings:
-    """What an adapter needs: the rollout's formats and limits, and the tool's limits."""
+    """What an adapter needs: the rollout's formats and limits, the tool's limits, the reward's options."""
 
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     tool: ToolConfig = field(default_factory=ToolConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "IntegrationSettings":
-        return cls(rollout=read(RolloutConfig, environ), tool=read(ToolConfig, environ))
+        return cls(rollout=read(RolloutConfig, environ), tool=read(ToolConfig, environ),
+                   reward=read(RewardConfig, environ))
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,8 @@ VARIABLES: tuple[EnvVar, ...] = (
     EnvVar("RETOOL_TOOL_MEMORY_MB", ToolConfig, "memory_mb", "memory per program"),
     EnvVar("RETOOL_MAX_OBSERVATION_CHARS", ToolConfig, "max_observation_chars", "the tool's own cap on output text"),
     EnvVar("RETOOL_SANDBOX_WORKERS", ToolConfig, "sandbox_workers", "warm sandbox workers (default: one per core)"),
+    EnvVar("RETOOL_REWARD_MODE", RewardConfig, "mode", "reward rule: math (math-verify) or dapo (DAPO's strict box)"),
+    EnvVar("RETOOL_TOOL_SHAPING", RewardConfig, "tool_shaping", "ReTool's tool-call shaping of wrong answers"),
 )
 
 
@@ -161,8 +177,12 @@ def describe() -> str:
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for var in VARIABLES:
         default = var.default
-        shown = "one per core" if default is None else str(getattr(default, "value", default)).lower() \
-            if isinstance(default, bool) else str(getattr(default, "value", default))
+        if default is None:
+            shown = "one per core" if var.field == "sandbox_workers" else "the reward's default"
+        elif isinstance(default, bool):
+            shown = str(default).lower()
+        else:
+            shown = str(getattr(default, "value", default))
         rows.append(f"| `{var.name}` | {shown} | {var.help} |")
     return "\n".join(rows)
 

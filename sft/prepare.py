@@ -35,6 +35,7 @@ from retool.formats import (
     Piece,
     TemplateError,
     chat_pieces,
+    closing_token,
     interpreter_pieces,
     observation_ids,
     render_chat,
@@ -164,11 +165,6 @@ class TokenEncoder:
     def _encode(self, text: str) -> list[int]:
         return self.tok.encode(text, add_special_tokens=False) if text else []
 
-    def _closer(self, body: str) -> str | None:
-        """The end-of-turn token text the model writes at the end of ``body``, if any."""
-        ends = [t for t in (getattr(self.tok, "all_special_tokens", None) or ()) if t and body.endswith(t)]
-        return max(ends, key=len) if ends else None
-
     def pieces(self, trace: Trace) -> list[_Span]:
         """Spans whose concatenation is the full rendered conversation."""
         if self.opts.template == "chat":
@@ -207,7 +203,7 @@ class TokenEncoder:
                 spans.append(_Span(body, trained=True))
                 outputs = [m["content"] for m in messages[k + 1:j]]
                 try:
-                    obs = chat_pieces(self.tok, outputs, messages[:k], turn=turn, closed_by=self._closer(body),
+                    obs = chat_pieces(self.tok, outputs, messages[:k], turn=turn, closed_by=closing_token(self.tok, body),
                                       tool_name=TOOL_NAME, template_kwargs={"tools": self.tools} if self.tools else None)
                 except TemplateError as exc:
                     raise RowIssue("template_tool_glue", str(exc)) from None

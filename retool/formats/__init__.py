@@ -26,6 +26,7 @@ from .observations import (
     ObservationFormat,
     TemplateError,
     chat_pieces,
+    closing_token,
     interpreter_pieces,
     observation_pieces,
     render_chat,
@@ -38,7 +39,7 @@ from .tokens import Piece, encode_glue, encode_observation, observation_ids, tru
 __all__ = [
     "CALL_FORMATS", "CODE_CLOSE", "CODE_OPEN", "HERMES_CLOSE", "HERMES_OPEN", "CallFormat", "ParsedCall",
     "needs_continuation", "parse_calls", "parse_code", "parse_function_call", "parse_hermes", "parse_python", "render_call",
-    "stop_strings", "INTERPRETER_CLOSE", "INTERPRETER_OPEN", "ObservationFormat", "TemplateError", "chat_pieces",
+    "stop_strings", "INTERPRETER_CLOSE", "INTERPRETER_OPEN", "ObservationFormat", "TemplateError", "chat_pieces", "closing_token",
     "interpreter_pieces", "observation_pieces", "render_chat", "render_interpreter", "tool_call_id",
     "CODE_DESCRIPTION", "DESCRIPTION", "TOOL_NAME", "tool_schema", "Piece", "encode_glue", "encode_observation",
     "observation_ids", "truncate_observation",

@@ -33,6 +33,7 @@ __all__ = [
     "observation_pieces",
     "render_chat",
     "tool_call_id",
+    "closing_token",
 ]
 
 INTERPRETER_OPEN = "\n<interpreter>\n"
@@ -77,6 +78,13 @@ def interpreter_pieces(texts: Sequence[str]) -> list[Piece]:
     for text in texts:
         pieces += [Piece(INTERPRETER_OPEN), Piece(text, observation=True), Piece(INTERPRETER_CLOSE)]
     return pieces
+
+
+def closing_token(tokenizer: Any, text: str) -> str | None:
+    """The special token (e.g. ``<|im_end|>``) ``text`` ends with, if any: a model turn that wrote its own
+    end-of-turn, which the chat glue then must not repeat (`chat_pieces`' ``closed_by``)."""
+    ends = [t for t in (getattr(tokenizer, "all_special_tokens", None) or ()) if t and text.endswith(t)]
+    return max(ends, key=len) if ends else None
 
 
 def tool_call_id(turn: int, index: int) -> str:

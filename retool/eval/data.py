@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Problem", "RowError", "EvalDataError", "load_problems", "bundled_problems_path"]
+__all__ = ["Problem", "RowError", "EvalDataError", "load_problems", "row_label", "bundled_problems_path"]
 
 _PROMPT_KEYS = ("prompt", "problem", "Problem", "question", "Question")
 _LABEL_KEYS = ("label", "answer", "Answer", "ground_truth", "solution")
@@ -61,6 +62,21 @@ def load_problems(path: str | Path, *, limit: int | None = None) -> tuple[list[P
     return problems, errors
 
 
+def row_label(row: Mapping[str, Any]) -> Any:
+    """The label of a dataset row, under any of the names data sets use (``answer``, ``label``,
+    ``solution``, ``ground_truth``, verl's ``reward_model: {ground_truth}``), or None."""
+    for key in (*_LABEL_KEYS, "reward_model"):
+        if row.get(key) is not None:
+            return _unpack_label(row[key])
+    return None
+
+
+def _unpack_label(label: Any) -> Any:
+    if isinstance(label, Mapping):  # slime / verl style {"ground_truth": ...}
+        return next((label[k] for k in ("ground_truth", "answer", "label") if label.get(k) is not None), None)
+    return label
+
+
 def _row_to_problem(row: Any, lineno: int, index: int) -> tuple[Problem | None, str]:
     if not isinstance(row, dict):
         return None, f"expected a JSON object, got {type(row).__name__}"
@@ -76,9 +92,7 @@ def _row_to_problem(row: Any, lineno: int, index: int) -> tuple[Problem | None, 
             return None, f"{pkey!r} is a list but not of chat messages ({{'role', 'content'}} objects)"
     elif not isinstance(prompt, str) or not prompt.strip():
         return None, f"{pkey!r} must be a non-empty string or a list of chat messages"
-    label = row[lkey]
-    if isinstance(label, dict):  # slime / verl style {"ground_truth": ...}
-        label = next((label[k] for k in ("ground_truth", "answer", "label") if label.get(k) is not None), None)
+    label = _unpack_label(row[lkey])
     if isinstance(label, bool) or label is None or isinstance(label, (list, dict)):
         return None, f"{lkey!r} must be a string or a number"
     label = str(label).strip()

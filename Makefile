@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo demo-sandbox test bench clean
+.PHONY: setup demo demo-sandbox test test-adapters bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -17,6 +17,12 @@ demo-sandbox: setup
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# OpenRLHF, TRL and skyrl-gym adapters against the real packages, in their own venv (.venv-adapters)
+test-adapters:
+	bash scripts/setup_adapters.sh
+	.venv-adapters/bin/python -m pytest -q -p no:cacheprovider tests/test_integration_openrlhf.py \
+		tests/test_integration_trl.py tests/test_integration_skyrl.py tests/test_integration_rllm.py $(PYTEST_ARGS)
+
 bench: setup
 	$(PY) bench/sandbox_throughput.py
 	$(PY) bench/reward_throughput.py
@@ -24,4 +30,4 @@ bench: setup
 	$(PY) bench/sft_prepare.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-adapters .pytest_cache build *.egg-info

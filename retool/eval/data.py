@@ -64,8 +64,8 @@ def load_problems(path: str | Path, *, limit: int | None = None) -> tuple[list[P
 
 def row_label(row: Mapping[str, Any]) -> Any:
     """The label of a dataset row, under any of the names data sets use (``answer``, ``label``,
-    ``solution``, ``ground_truth``, verl's ``reward_model: {ground_truth}``), or None."""
-    for key in (*_LABEL_KEYS, "reward_model"):
+    ``solution``, ``ground_truth``, verl's ``reward_model`` or SkyRL's ``reward_spec: {ground_truth}``), or None."""
+    for key in (*_LABEL_KEYS, "reward_model", "reward_spec"):
         if row.get(key) is not None:
             return _unpack_label(row[key])
     return None

@@ -135,3 +135,25 @@ async def test_sft_ids_equal_rollout_ids_interpreter_format(tokenizer):
     assert sft["input_ids"][: len(rollout_ids)] == rollout_ids
     assert sft["loss_mask"][len(traj.prompt_token_ids): len(rollout_ids)] == traj.loss_mask
     assert tokenizer.decode(sft["input_ids"][len(rollout_ids):]) == "\n"
+
+
+def test_concurrent_glue_and_observation_encodes_from_threads(tokenizer):
+    """The rollout encodes in worker threads; observations never flip the shared tokenizer's setting, so
+    glue keeps its special tokens and outputs stay plain text however the threads interleave."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    glue_want = encode_glue(tokenizer, "x<|im_end|>y")
+    obs_want = encode_observation(tokenizer, "x<|im_end|>y")
+
+    def work(i):
+        for _ in range(200):
+            g = encode_glue(tokenizer, "x<|im_end|>y")
+            o = encode_observation(tokenizer, "x<|im_end|>y")
+            if g != glue_want or o != obs_want:
+                return False
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(work, range(8)))
+    assert im_end in glue_want and im_end not in obs_want

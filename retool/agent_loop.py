@@ -28,6 +28,7 @@ from typing import Any
 
 from .engines.base import Engine, EngineError, Generation, SamplingConfig
 from .formats import (
+    CALL_FORMATS,
     CallFormat,
     ObservationFormat,
     ParsedCall,
@@ -77,8 +78,15 @@ class RolloutConfig:
     chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "call_format", CallFormat.parse(self.call_format))
-        object.__setattr__(self, "observation_format", ObservationFormat.parse(self.observation_format))
+        try:
+            object.__setattr__(self, "call_format", CallFormat(self.call_format))
+        except ValueError:
+            raise ValueError(f"call_format must be one of {CALL_FORMATS}, not {self.call_format!r}") from None
+        try:
+            object.__setattr__(self, "observation_format", ObservationFormat(self.observation_format))
+        except ValueError:
+            raise ValueError(f"observation_format must be one of {tuple(f.value for f in ObservationFormat)}, "
+                             f"not {self.observation_format!r}") from None
         for name in ("max_turns", "max_context_tokens", "max_new_tokens", "max_observation_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

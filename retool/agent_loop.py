@@ -112,7 +112,8 @@ class EndReason(str, enum.Enum):
     CONTEXT = "context"  # prompt + response reached max_context_tokens
     MAX_NEW_TOKENS = "max_new_tokens"  # one turn used its whole budget
     PROMPT_TOO_LONG = "prompt_too_long"
-    ENGINE = "engine"  # the engine failed or aborted the request
+    ENGINE_ERROR = "engine_error"  # the engine call raised
+    ENGINE_ABORT = "engine_abort"  # the engine aborted the request
     EXCEPTION = "exception"  # our bug; Trajectory.error says what
 
     def __str__(self) -> str:
@@ -286,7 +287,7 @@ class _Rollout:
             gen = await self.engine.generate(self.prompt_ids + self.response_ids, replace(self.sampling, max_new_tokens=budget))
         except EngineError as exc:
             self.generation_s += time.monotonic() - started
-            return self._end(TrajectoryStatus.ABORTED, EndReason.ENGINE, f"engine error: {exc}")
+            return self._end(TrajectoryStatus.ABORTED, EndReason.ENGINE_ERROR, f"engine error: {exc}")
         self.generation_s += time.monotonic() - started
 
         ids, lps, finish = list(gen.token_ids), [float(x) for x in gen.logprobs], gen.finish_reason
@@ -296,7 +297,7 @@ class _Rollout:
         self.finish_reason = finish
 
         if finish == "abort":
-            return self._end(TrajectoryStatus.ABORTED, EndReason.ENGINE, "the engine aborted the request")
+            return self._end(TrajectoryStatus.ABORTED, EndReason.ENGINE_ABORT, "the engine aborted the request")
         if finish == "length":
             at_context = self._remaining() <= 0
             return self._end(TrajectoryStatus.TRUNCATED, EndReason.CONTEXT if at_context else EndReason.MAX_NEW_TOKENS)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ToolConfig",
     "RewardConfig",
+    "RuntimeConfig",
     "IntegrationSettings",
     "EnvVar",
     "VARIABLES",
@@ -93,6 +94,14 @@ class RewardConfig:
 
 
 @dataclass(frozen=True)
+class RuntimeConfig:
+    """Process-level knobs outside any one rollout."""
+
+    model_cache: str = "~/.cache/retool/models"  # where the embedded demo model is converted (retool.models)
+    vllm_thread_start: bool = True  # start vLLM's engine in a worker thread, off the event loop
+
+
+@dataclass(frozen=True)
 class IntegrationSettings:
     """What an adapter needs: the rollout's formats and limits, the tool's limits, the reward's options."""
 
@@ -137,6 +146,9 @@ VARIABLES: tuple[EnvVar, ...] = (
     EnvVar("RETOOL_SANDBOX_WORKERS", ToolConfig, "sandbox_workers", "warm sandbox workers (default: one per core)"),
     EnvVar("RETOOL_REWARD_MODE", RewardConfig, "mode", "reward rule: math (math-verify) or dapo (DAPO's strict box)"),
     EnvVar("RETOOL_TOOL_SHAPING", RewardConfig, "tool_shaping", "ReTool's tool-call shaping of wrong answers"),
+    EnvVar("RETOOL_MODEL_CACHE", RuntimeConfig, "model_cache", "where the embedded demo model is converted"),
+    EnvVar("RETOOL_VLLM_THREAD_START", RuntimeConfig, "vllm_thread_start",
+           "start vLLM's engine in a worker thread (0: on the event loop's thread)"),
 )
 
 

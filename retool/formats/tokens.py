@@ -15,7 +15,9 @@ Thread safety: transformers implements ``split_special_tokens=True`` by flipping
 Rust tokenizer for the duration of the call, so two threads encoding glue and observations at once
 could each see the other's setting. Observations are therefore encoded with a private copy of the Rust
 tokenizer whose flag is fixed (made once per tokenizer and kept on it), and the shared tokenizer's flag
-is never touched: the rollout can run this work in worker threads, off the event loop.
+is never touched: the rollout can run this work in worker threads, off the event loop. The copy is
+called through ``encode_batch``/``decode_batch``, which release the GIL while Rust works, so those
+threads really run beside the loop (a single ``encode`` holds the GIL throughout).
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ def encode_observation(tokenizer: Any, text: str) -> list[int]:
     if not text:
         return []
     plain = _plain_text_tokenizer(tokenizer)
-    if plain is not None:
-        return list(plain.encode(text, add_special_tokens=False).ids)
+    if plain is not None:  # encode_batch releases the GIL while Rust works (encode does not)
+        return list(plain.encode_batch([text], add_special_tokens=False)[0].ids)
     try:  # a slow (Python) tokenizer: no shared Rust flag to race on
         return list(tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True))
     except TypeError as exc:
@@ -77,16 +79,17 @@ def truncate_observation(text: str, tokenizer: Any, max_tokens: int) -> str:
     ids = encode_observation(tokenizer, text)
     if len(ids) <= max_tokens:
         return text
+    decode = _decoder(tokenizer)
     keep = max_tokens
     for _ in range(8):
         marker = f"\n...[{len(ids) - keep} tokens omitted]...\n"
         keep_now = keep - len(encode_observation(tokenizer, marker))
         if keep_now <= 0:
-            candidate = tokenizer.decode(ids[:max_tokens])
+            candidate = decode(ids[:max_tokens])
         else:
             head = keep_now - keep_now // 2
             tail = keep_now // 2
-            candidate = tokenizer.decode(ids[:head]) + marker + (tokenizer.decode(ids[-tail:]) if tail else "")
+            candidate = decode(ids[:head]) + marker + (decode(ids[-tail:]) if tail else "")
         excess = len(encode_observation(tokenizer, candidate)) - max_tokens
         if excess <= 0:
             return candidate
@@ -96,11 +99,20 @@ def truncate_observation(text: str, tokenizer: Any, max_tokens: int) -> str:
     # Fall back to a plain head cut that is certain to fit.
     head_ids = ids[:max_tokens]
     while head_ids:
-        candidate = tokenizer.decode(head_ids)
+        candidate = decode(head_ids)
         if len(encode_observation(tokenizer, candidate)) <= max_tokens:
             return candidate
         head_ids = head_ids[:-1]
     return ""
+
+
+def _decoder(tokenizer: Any):
+    """Decode observation ids (our own cut of tool output, never a model's text): through the plain-text
+    copy's ``decode_batch``, which releases the GIL, when there is one."""
+    plain = _plain_text_tokenizer(tokenizer)
+    if plain is None:
+        return tokenizer.decode
+    return lambda ids: plain.decode_batch([list(ids)], skip_special_tokens=False)[0]
 
 
 def _plain_text_tokenizer(tokenizer: Any) -> Any:

@@ -32,6 +32,7 @@ __all__ = [
     "ToolConfig",
     "RewardConfig",
     "RuntimeConfig",
+    "SlimeConfig",
     "IntegrationSettings",
     "EnvVar",
     "VARIABLES",
@@ -94,6 +95,13 @@ class RewardConfig:
 
 
 @dataclass(frozen=True)
+class SlimeConfig:
+    """The slime hook's own choice: which engine `retool.generate` builds."""
+
+    engine_kind: str = "sglang"
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     """Process-level knobs outside any one rollout."""
 
@@ -110,9 +118,11 @@ class IntegrationSettings:
     reward: RewardConfig = field(default_factory=RewardConfig)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "IntegrationSettings":
-        return cls(rollout=read(RolloutConfig, environ), tool=read(ToolConfig, environ),
-                   reward=read(RewardConfig, environ))
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, args: Any = None) -> "IntegrationSettings":
+        """From ``RETOOL_*``; attributes of ``args`` named like the variables in lower case
+        (``args.retool_max_turns``: slime's ``--custom-config-path`` YAML) take precedence."""
+        return cls(rollout=read(RolloutConfig, environ, args=args), tool=read(ToolConfig, environ, args=args),
+                   reward=read(RewardConfig, environ, args=args))
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,7 @@ VARIABLES: tuple[EnvVar, ...] = (
     EnvVar("RETOOL_SANDBOX_WORKERS", ToolConfig, "sandbox_workers", "warm sandbox workers (default: one per core)"),
     EnvVar("RETOOL_REWARD_MODE", RewardConfig, "mode", "reward rule: math (math-verify) or dapo (DAPO's strict box)"),
     EnvVar("RETOOL_TOOL_SHAPING", RewardConfig, "tool_shaping", "ReTool's tool-call shaping of wrong answers"),
+    EnvVar("RETOOL_ENGINE_KIND", SlimeConfig, "engine_kind", "the engine slime's retool.generate talks to (sglang)"),
     EnvVar("RETOOL_MODEL_CACHE", RuntimeConfig, "model_cache", "where the embedded demo model is converted"),
     EnvVar("RETOOL_VLLM_THREAD_START", RuntimeConfig, "vllm_thread_start",
            "start vLLM's engine in a worker thread (0: on the event loop's thread)"),
@@ -156,6 +167,8 @@ def parse_bool(value: Any, *, name: str = "value") -> bool:
     """A boolean from a flag, YAML/Hydra value or environment string ("false" and "0" are false)."""
     if isinstance(value, bool):
         return value
+    if value is None:  # a YAML/Hydra null
+        return False
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     text = str(value).strip().lower()
@@ -166,17 +179,23 @@ def parse_bool(value: Any, *, name: str = "value") -> bool:
     raise SettingsError(f"{name}={value!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off")
 
 
-def read(owner: type[T], environ: Mapping[str, str] | None = None, base: T | None = None) -> T:
-    """``base`` (default: ``owner()``) with every set ``RETOOL_*`` variable of ``owner`` applied."""
+def read(owner: type[T], environ: Mapping[str, str] | None = None, base: T | None = None, *, args: Any = None) -> T:
+    """``base`` (default: ``owner()``) with every set ``RETOOL_*`` variable of ``owner`` applied, and over
+    them every non-None attribute of ``args`` named like a variable in lower case (``retool_max_turns``)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for var in VARIABLES:
         if var.owner is not owner:
             continue
+        kind = _field_type(owner, var.field)
+        given = getattr(args, var.name.lower(), None) if args is not None else None
+        if given is not None:
+            values[var.field] = _parse(given, kind, var.name.lower())
+            continue
         text = env.get(var.name)
         if text is None or not text.strip():
             continue
-        values[var.field] = _parse(text.strip(), _field_type(owner, var.field), var.name)
+        values[var.field] = _parse(text.strip(), kind, var.name)
     current = base if base is not None else owner()
     try:
         return dataclasses.replace(current, **values)  # type: ignore[type-var]
@@ -210,20 +229,28 @@ def _field_type(owner: type, name: str) -> Any:
     return typing.get_type_hints(owner)[name]
 
 
-def _parse(text: str, kind: Any, name: str) -> Any:
+def _parse(text: Any, kind: Any, name: str) -> Any:
+    """``text`` (a variable's string, or a config value of any type) as a value of ``kind``."""
     args = typing.get_args(kind)
     if typing.get_origin(kind) in (typing.Union, types.UnionType):  # Optional[X]
         inner = [a for a in args if a is not type(None)]
-        if text.lower() in ("none", "null"):
+        if isinstance(text, str) and text.strip().lower() in ("none", "null"):
             return None
         kind = inner[0]
     try:
         if kind is bool:
             return parse_bool(text, name=name)
         if isinstance(kind, type) and issubclass(kind, enum.Enum):
-            return kind(text)
-        if kind in (int, float, str):
-            return kind(text)
-    except ValueError as exc:
+            try:
+                return kind(text.strip() if isinstance(text, str) else text)
+            except ValueError:
+                raise SettingsError(f"{name}={text!r}: must be one of {tuple(m.value for m in kind)}") from None
+        if kind in (int, float):
+            if isinstance(text, bool) or (kind is int and isinstance(text, float) and not text.is_integer()):
+                raise ValueError(f"expected {kind.__name__}")
+            return kind(text.strip() if isinstance(text, str) else text)
+        if kind is str:
+            return str(text)
+    except (TypeError, ValueError) as exc:
         raise SettingsError(f"{name}={text!r}: {exc}") from None
     raise SettingsError(f"{name}: unsupported setting type {kind!r}")  # pragma: no cover - a table bug

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .formats import TOOL_NAME, tool_schema
+from .settings import ToolConfig
 from .tool_protocol import ToolResult, ToolStatus, invalid_result, skipped_result
 
 if TYPE_CHECKING:  # the sandbox is imported only when a tool first runs code
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 NO_OUTPUT = "[no output]"
+_DEFAULTS = ToolConfig()  # the limits' one home is retool.settings.ToolConfig
 
 
 class CodeInterpreterTool:
@@ -48,9 +50,9 @@ class CodeInterpreterTool:
         sandbox: "Sandbox | None" = None,
         *,
         config: "SandboxConfig | None" = None,
-        timeout_s: float = 10.0,
-        memory_mb: int = 1024,
-        max_observation_chars: int = 4096,
+        timeout_s: float = _DEFAULTS.timeout_s,
+        memory_mb: int = _DEFAULTS.memory_mb,
+        max_observation_chars: int = _DEFAULTS.max_observation_chars,
     ) -> None:
         if max_observation_chars < 1:
             raise ValueError("max_observation_chars must be at least 1")

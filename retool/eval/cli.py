@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt-style", default="fewshot", choices=("fewshot", "plain"),
                    help="fewshot: system prompt + worked tool-use examples (default); plain: the problem "
                    "as the only user message, the tool declared through the chat template")
-    p.add_argument("--tool-timeout", type=float, default=10.0, help="seconds per program")
+    p.add_argument("--tool-timeout", type=float, default=EvalConfig.tool_timeout_s, help="seconds per program")
     p.add_argument("--limit", type=int, default=None, help="only the first N valid rows")
     p.add_argument("--output", "-o", help="results JSONL (default: eval_results.jsonl in the current directory)")
     p.add_argument("--summary-json", help="also write the summary as JSON here")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Sequence
 
+from ..settings import ToolConfig
 from .data import Problem, RowError
 from .metrics import EvalRecord, summarize
 
@@ -35,8 +36,8 @@ class EvalConfig:
     call_format: str = "hermes"
     observation_format: str | None = None  # None: "chat" for hermes, "interpreter" for code/python
     prompt_style: str = "fewshot"  # fewshot | plain
-    tool_timeout_s: float = 10.0
-    tool_memory_mb: int = 1024
+    tool_timeout_s: float = ToolConfig.timeout_s  # the tool's limits' one home: retool.settings.ToolConfig
+    tool_memory_mb: int = ToolConfig.memory_mb
 
     def __post_init__(self) -> None:
         if self.n_samples < 1:

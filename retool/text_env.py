@@ -28,6 +28,7 @@ from .formats import (
     ObservationFormat,
     TOOL_NAME,
     ParsedCall,
+    Piece,
     closing_token,
     needs_continuation,
     observation_pieces,
@@ -56,6 +57,7 @@ class StepOutcome:
     acc: bool | None = None
     pred: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    pieces: list[Piece] = field(default_factory=list)  # the feedback as glue/output pieces (for observation_ids)
 
 
 class TextEnv:
@@ -152,16 +154,16 @@ class TextEnv:
         if self.tokenizer is not None:
             outputs = [truncate_observation(o, self.tokenizer, self.cfg.max_observation_tokens) for o in outputs]
         self.statuses += [r.status for r in results]
-        feedback = ""
+        pieces: list[Piece] = []
         if self.tokenizer is not None or self.cfg.observation_format is ObservationFormat.INTERPRETER:
             pieces = observation_pieces(
                 self.cfg.observation_format, self.tokenizer, outputs, self.messages, turn=self.turns,
                 closed_by=closing_token(self.tokenizer, self.response), tool_name=self.tool_name,
             )
-            feedback = "".join(p.text for p in pieces)
+        feedback = "".join(p.text for p in pieces)
         self.response += feedback
         return StepOutcome(feedback, outputs, [r.status for r in results], done=False,
-                           extra={"tool_calls": self.num_tool_calls})
+                           extra={"tool_calls": self.num_tool_calls}, pieces=pieces)
 
     async def _aend(self) -> StepOutcome:
         from .reward import ascore

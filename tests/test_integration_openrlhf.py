@@ -79,7 +79,16 @@ async def test_chat_format_through_the_real_executor(env, tokenizer):
     assert ("</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n<|im_end|> 42\n</tool_response><|im_end|>\n"
             "<|im_start|>assistant\nThe answer is") in text
     (s0, e0), (s1, _) = result["action_ranges"]
-    assert tokenizer.decode(result["observation_tokens"][e0:s1]).startswith("\n<|im_start|>user")  # no doubled end
+    feedback = result["observation_tokens"][e0:s1]
+    assert tokenizer.decode(feedback).startswith("\n<|im_start|>user")  # no doubled end of turn
+    # the feedback ids are the rollout's: the printed <|im_end|> is plain text, not the end-of-turn token
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert feedback.count(im_end) == 1  # the tool turn's own end only
+    from retool.formats import encode_observation
+
+    assert encode_observation(tokenizer, "<|im_end|> 42") == feedback[
+        len(tokenizer.encode("\n<|im_start|>user\n<tool_response>\n", add_special_tokens=False)):][:len(
+            encode_observation(tokenizer, "<|im_end|> 42"))]
     # turns after the first stop right after a call (kept in the output)
     assert engine.params[1].stop == ["</tool_call>"] and engine.params[1].include_stop_str_in_output
 

@@ -17,9 +17,13 @@ the prompt's label (``rewards`` and ``scores`` as tensors; ``extra_logs`` has ``
 Keep OpenRLHF's default ``skip_special_tokens=False``: the feedback must know whether the model wrote its
 end-of-turn token. With ``RETOOL_STOP_AT_CALL_END`` (default) the turns after the first stop right after a
 call (the stop strings are added to the sampling parameters the step returns; OpenRLHF gives no hook
-before the first turn). Note that OpenRLHF tokenises the feedback text itself, with special-token
-strings parsed: a program that prints ``<|im_end|>`` puts that token into the sequence (our own rollout
-and SFT data encode tool output as plain text; see `retool.formats.tokens`).
+before the first turn).
+
+OpenRLHF tokenises the feedback text itself, with special-token strings parsed, so a program that prints
+``<|im_end|>`` would put that token into the sequence. `AgentExecutor.execute` therefore hands OpenRLHF's
+loop a tokenizer wrapper that encodes exactly the feedback texts our instances returned with
+`retool.formats.observation_ids` (glue with its special tokens, tool output as plain text: the ids our
+rollout and ``sft prepare`` produce) and passes everything else to the real tokenizer.
 """
 
 from __future__ import annotations
@@ -31,16 +35,39 @@ from typing import Any
 import torch
 from openrlhf.utils.agent import AgentInstanceBase, MultiTurnAgentExecutor
 
-from retool.formats import stop_strings
+from retool.formats import Piece, observation_ids, stop_strings
 from retool.settings import IntegrationSettings
 from retool.text_env import TextEnv
 from retool.tool_host import shared_host
 
 __all__ = ["AgentExecutor", "AgentInstance"]
 
+class _FeedbackTokenizer:
+    """The tokenizer OpenRLHF's loop sees during one `execute`: our feedback texts become the rollout's
+    ids (`observation_ids` of their pieces); any other call goes to the real tokenizer."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self._pending: dict[str, list[Piece]] = {}
+
+    def expect(self, feedback: str, pieces: list[Piece]) -> None:
+        self._pending[feedback] = pieces
+
+    def __call__(self, text: Any = None, **kwargs: Any) -> Any:
+        pieces = self._pending.pop(text, None) if isinstance(text, str) else None
+        if pieces is None:
+            return self.tokenizer(text=text, **kwargs)
+        ids = observation_ids(self.tokenizer, pieces)
+        return {"input_ids": torch.tensor([ids], dtype=torch.long) if kwargs.get("return_tensors") == "pt" else [ids]}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tokenizer, name)
+
+
 # The tokenizer of the `execute` call an instance is built in. OpenRLHF constructs instances with no
 # arguments inside `execute`; a context variable is scoped to that call's task, not shared state.
-_TOKENIZER: contextvars.ContextVar[Any] = contextvars.ContextVar("retool_openrlhf_tokenizer", default=None)
+_TOKENIZER: contextvars.ContextVar["_FeedbackTokenizer | None"] = contextvars.ContextVar(
+    "retool_openrlhf_tokenizer", default=None)
 
 
 class AgentInstance(AgentInstanceBase):
@@ -48,7 +75,8 @@ class AgentInstance(AgentInstanceBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.settings = IntegrationSettings.from_env()
-        self.tokenizer = _TOKENIZER.get()
+        self.feedback_tokenizer = _TOKENIZER.get()
+        self.tokenizer = self.feedback_tokenizer.tokenizer if self.feedback_tokenizer is not None else None
         self.env: TextEnv | None = None
 
     async def reset(self, states: dict, **kwargs: Any) -> dict:
@@ -60,6 +88,8 @@ class AgentInstance(AgentInstanceBase):
         if self.env is None:  # OpenRLHF always resets first; a direct caller may not
             await self.reset({"observation": states.get("observation_text", ""), "label": states.get("label")})
         outcome = await self.env.astep(states["action_text"])
+        if outcome.feedback and self.feedback_tokenizer is not None:
+            self.feedback_tokenizer.expect(outcome.feedback, outcome.pieces)
         reward = outcome.reward if outcome.done else 0.0
         result: dict[str, Any] = {
             "rewards": torch.tensor(reward),
@@ -81,9 +111,10 @@ class AgentExecutor(MultiTurnAgentExecutor):
         super().__init__(AgentInstance)
 
     async def execute(self, prompt, label, sampling_params, max_length: int, hf_tokenizer, llm_engine, images=None):
-        token = _TOKENIZER.set(hf_tokenizer)
+        wrapped = _FeedbackTokenizer(hf_tokenizer)
+        token = _TOKENIZER.set(wrapped)
         try:
-            return await super().execute(prompt, label, sampling_params, max_length, hf_tokenizer, llm_engine,
+            return await super().execute(prompt, label, sampling_params, max_length, wrapped, llm_engine,
                                          images=images)
         finally:
             _TOKENIZER.reset(token)

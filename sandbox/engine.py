@@ -230,6 +230,7 @@ class Session:
         self._open = False
         self._lost_note: str | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._expire_task: asyncio.Task | None = None  # referenced so it cannot be collected mid-run
         self._has_slot = False
         # Typed facts about the latest run, for callers that must not parse `error` text:
         self.interpreter_lost = False  # the latest run ended the interpreter (its state is gone)
@@ -276,8 +277,10 @@ class Session:
         if self._idle_handle is not None:
             self._idle_handle.cancel()
         loop = asyncio.get_running_loop()
-        self._idle_handle = loop.call_later(self.sandbox.config.session_idle_s,
-                                            lambda: asyncio.ensure_future(self._expire()))
+        self._idle_handle = loop.call_later(self.sandbox.config.session_idle_s, self._start_expiry)
+
+    def _start_expiry(self) -> None:
+        self._expire_task = asyncio.get_running_loop().create_task(self._expire())
 
     async def _expire(self) -> None:
         if not self._lock.locked():

@@ -28,7 +28,19 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from retool.agent_loop import INTERPRETER_CLOSE, INTERPRETER_OPEN
+from retool.formats import (
+    INTERPRETER_CLOSE,
+    INTERPRETER_OPEN,
+    TOOL_NAME,
+    Piece,
+    TemplateError,
+    chat_pieces,
+    closing_token,
+    interpreter_pieces,
+    observation_ids,
+    render_chat,
+    tool_schema,
+)
 
 from .io import Progress, Report, RowIssue, count_rows, read_rows, write_rows
 from .retool_format import Trace, parse_row, render_trace, user_prompt
@@ -47,7 +59,6 @@ __all__ = [
 ]
 
 FORMATS = ("slime", "openai", "tokens")
-TOOL_NAME = "code_interpreter"
 
 
 @dataclass(frozen=True)
@@ -77,13 +88,6 @@ class PrepareOptions:
         if self.prompt is not None:
             return self.prompt == "original"
         return self.format == "slime" or (self.format == "tokens" and self.template == "retool")
-
-
-def tool_schema() -> dict[str, Any]:
-    """The schema the rollout declares, so SFT data and RL prompts describe the same tool."""
-    from retool.tool import CodeInterpreterTool
-
-    return CodeInterpreterTool(max_observation_chars=1).schema
 
 
 def _head(trace: Trace, opts: PrepareOptions) -> list[dict[str, Any]]:
@@ -121,14 +125,25 @@ def to_openai(trace: Trace, opts: PrepareOptions | None = None, *, tools: Any = 
 
 
 # ------------------------------------------------------------------------------------------- tokens
+@dataclass(frozen=True)
+class _Span:
+    """A run of the rendered conversation: model text (``trained``), or a `Piece` of glue/tool output."""
+
+    text: str
+    trained: bool = False
+    observation: bool = False
+
+
 class TokenEncoder:
     """Token ids and an assistant-only loss mask for one trace, through a chat template.
 
     The conversation is cut into pieces, each rendered as the difference of two template renders
     (so the template stays the single source of truth for glue), and each piece is tokenised on its
-    own: that is how the rollout builds a trajectory, so SFT and RL see the same token boundaries and
-    the mask boundaries are exact by construction. Whitespace a template puts after the end-of-turn
-    token is glue (the model stops at the token) and is not trained.
+    own. What lies between two assistant turns (tool outputs and their template glue) is built by
+    `retool.formats.chat_pieces` / `interpreter_pieces` and encoded by `retool.formats.observation_ids`,
+    the functions the rollout uses, so SFT and RL give the same ids for the same trajectory, including
+    outputs that contain special-token text. Whitespace a template puts after the end-of-turn token is
+    glue (the model stops at the token) and is not trained.
     """
 
     def __init__(self, tokenizer: Any, opts: PrepareOptions) -> None:
@@ -145,73 +160,104 @@ class TokenEncoder:
         return cls(AutoTokenizer.from_pretrained(path), opts)
 
     def _render(self, messages: list[dict[str, Any]], generation_prompt: bool = False) -> str:
-        kwargs = {"tools": self.tools} if self.tools else {}
-        return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt, **kwargs)
+        return render_chat(self.tok, messages, generation_prompt, {"tools": self.tools} if self.tools else None)
 
     def _encode(self, text: str) -> list[int]:
         return self.tok.encode(text, add_special_tokens=False) if text else []
 
-    def pieces(self, trace: Trace) -> list[tuple[str, bool]]:
-        """(text, trained) pieces whose concatenation is the full rendered conversation."""
+    def pieces(self, trace: Trace) -> list[_Span]:
+        """Spans whose concatenation is the full rendered conversation."""
         if self.opts.template == "chat":
             messages = openai_messages(trace, self.opts)
         else:
             messages = slime_messages(trace, self.opts)
-        pieces: list[tuple[str, bool]] = []
+        spans: list[_Span] = []
         done = ""
-        for k, msg in enumerate(messages):
+        k = 0
+        turn = 0
+        while k < len(messages):
+            msg = messages[k]
             full = self._render(messages[: k + 1])
             if not full.startswith(done):
                 raise RowIssue("template_not_prefix_stable",
                                f"rendering message {k} changes the text of earlier messages; this template "
                                "cannot be trained turn by turn")
             if msg["role"] != "assistant":
-                pieces.append((full[len(done):], False))
+                spans.append(_Span(full[len(done):]))
                 done = full
+                k += 1
                 continue
+            turn += 1
             prompt = self._render(messages[:k], generation_prompt=True)
             if not prompt.startswith(done) or not full.startswith(prompt):
                 raise RowIssue("template_not_prefix_stable",
                                f"the generation prompt before message {k} is not a prefix of its rendering")
-            pieces.append((prompt[len(done):], False))
-            turn = full[len(prompt):]
-            body = turn.rstrip()
+            spans.append(_Span(prompt[len(done):]))
+            rendered = full[len(prompt):]
+            body = rendered.rstrip()
+            j = k + 1
+            while j < len(messages) and messages[j]["role"] == "tool":
+                j += 1
+            if j > k + 1 and j < len(messages) and messages[j]["role"] == "assistant":
+                # tool outputs, then the next assistant turn: the rollout's observation pieces
+                spans.append(_Span(body, trained=True))
+                outputs = [m["content"] for m in messages[k + 1:j]]
+                try:
+                    obs = chat_pieces(self.tok, outputs, messages[:k], turn=turn, closed_by=closing_token(self.tok, body),
+                                      tool_name=TOOL_NAME, template_kwargs={"tools": self.tools} if self.tools else None)
+                except TemplateError as exc:
+                    raise RowIssue("template_tool_glue", str(exc)) from None
+                following = self._render(messages[:j], generation_prompt=True)
+                if not following.startswith(prompt + body):
+                    raise RowIssue("template_not_prefix_stable",
+                                   f"assistant message {k} renders differently once later messages follow it")
+                if prompt + body + "".join(p.text for p in obs) != following:
+                    raise RowIssue("template_tool_glue",
+                                   f"the tool messages after assistant message {k} render differently from the "
+                                   "rollout's observation glue")
+                spans += [_Span(p.text, observation=p.observation) for p in obs]
+                done = following
+                k = j
+                continue
             if self.opts.template == "retool":
-                pieces.extend(self._split_observations(body))
+                spans.extend(self._split_observations(body))
             else:
-                pieces.append((body, True))
-            pieces.append((turn[len(body):], False))
+                spans.append(_Span(body, trained=True))
+            spans.append(_Span(rendered[len(body):]))
             done = full
-        return [(text, trained) for text, trained in pieces if text]
+            k += 1
+        return [s for s in spans if s.text]
 
-    def _split_observations(self, body: str) -> list[tuple[str, bool]]:
-        out: list[tuple[str, bool]] = []
+    def _split_observations(self, body: str) -> list[_Span]:
+        out: list[_Span] = []
         pos = 0
         while True:
             i = body.find(INTERPRETER_OPEN, pos)
             if i == -1:
-                out.append((body[pos:], True))
+                out.append(_Span(body[pos:], trained=True))
                 return out
             j = body.find(INTERPRETER_CLOSE, i + len(INTERPRETER_OPEN))
             if j == -1:
                 raise RowIssue("unclosed_output", "an <interpreter> observation is not closed in the rendered turn")
-            j += len(INTERPRETER_CLOSE)
-            out.append((body[pos:i], True))
-            out.append((body[i:j], False))
-            pos = j
+            out.append(_Span(body[pos:i], trained=True))
+            output = body[i + len(INTERPRETER_OPEN):j]
+            out += [_Span(p.text, observation=p.observation) for p in interpreter_pieces([output])]
+            pos = j + len(INTERPRETER_CLOSE)
 
     def encode(self, trace: Trace) -> dict[str, Any]:
         ids: list[int] = []
         mask: list[int] = []
         trained_text: list[str] = []
         trained_ids: list[int] = []
-        for text, trained in self.pieces(trace):
-            piece = self._encode(text)
-            ids += piece
-            mask += [int(trained)] * len(piece)
-            if trained:
-                trained_text.append(text)
+        for span in self.pieces(trace):
+            if span.trained:
+                piece = self._encode(span.text)
+                trained_text.append(span.text)
                 trained_ids += piece
+            else:
+                piece = observation_ids(self.tok, [Piece(span.text, span.observation)])
+            ids += piece
+            mask += [int(span.trained)] * len(piece)
         if not trained_ids:
             raise RowIssue("no_trained_tokens", "the assistant turns encode to no tokens")
         decoded = self.tok.decode(trained_ids, skip_special_tokens=False)

@@ -9,7 +9,7 @@ sometimes with stray ``<answer>``/``</answer>`` around it. The assistant content
 The parser is a single left-to-right scan over the six tags with an explicit grammar
 (``(text code output)* text answer``), so a malformed trace raises `RowIssue` with a specific,
 stable reason (``missing_output``, ``unclosed_code``, ``empty_code``, ...) instead of an assertion,
-and the other rows go on. Cell bodies are unfenced by `retool.parsing.parse_code`, the same function
+and the other rows go on. Cell bodies are unfenced by `retool.formats.parse_code`, the same function
 the rollout uses, so SFT data and RL rollouts agree on what code a ``<code>`` block holds.
 
 `render_trace` writes the canonical text: each cell exactly as the rollout's ``code`` call format
@@ -24,8 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from retool.agent_loop import INTERPRETER_CLOSE, INTERPRETER_OPEN
-from retool.parsing import parse_code
+from retool.formats import CallFormat, parse_code, render_call, render_interpreter
 
 from .io import RowIssue
 
@@ -179,13 +178,13 @@ def parse_row(row: Mapping[str, Any], *, messages_key: str = "messages") -> Trac
 
 
 def render_cell(code: str) -> str:
-    """A call in the rollout's ``code`` format (what `retool.parsing.parse_code` reads back)."""
-    return "<code>\n```python\n" + code + "\n```\n</code>"
+    """A call in the rollout's ``code`` format (what `retool.formats.parse_code` reads back)."""
+    return render_call(code, CallFormat.CODE)
 
 
 def render_output(output: str) -> str:
     """An observation exactly as the rollout's ``interpreter`` format appends it after ``</code>``."""
-    return INTERPRETER_OPEN + output + INTERPRETER_CLOSE
+    return render_interpreter(output)
 
 
 def render_trace(trace: Trace) -> str:

@@ -57,6 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from retool.formats import TOOL_NAME
+
 from .io import Progress, Report, RowIssue, count_rows, read_rows, write_rows
 
 __all__ = [
@@ -115,7 +117,6 @@ LAYOUTS = ("dapo", "aime", "slime")
 PROMPT_STYLES = ("retool", "raw", "messages")
 FORMATS = ("slime", "verl")
 DEFAULT_AGENT_NAME = "tool_agent"
-TOOL_NAME = "code_interpreter"
 
 # keys we write into verl's extra_info ourselves; a source's own copies (a verl file read back) are replaced
 _VERL_EXTRA_KEYS = ("index", "need_tools_kwargs", "tools_kwargs", "source_id")

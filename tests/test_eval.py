@@ -33,7 +33,8 @@ from retool.eval import (
 )
 from retool.testing.scripted_engine import ScriptedEngine
 from retool.testing.tiny_model import build_tiny_model, build_tiny_tokenizer
-from retool.tool import ToolResult
+from retool.formats import tool_schema
+from retool.tool import ToolResult, ToolStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 END = "<|im_end|>"
@@ -83,7 +84,7 @@ def test_load_problems_accepts_aliases_and_reports_malformed_rows(tmp_path):
 
 def test_bundled_problems_and_fewshot_prompt_parse():
     from retool.data.fewshot import EXAMPLES, build_messages, call_text
-    from retool.parsing import parse_calls
+    from retool.formats import parse_calls
 
     problems, errors = load_problems(bundled_problems_path())
     assert not errors and len(problems) >= 6
@@ -284,10 +285,10 @@ class _EchoEngine:
 
 class _InstantTool:
     name = "code_interpreter"
-    schema = None
+    schema = tool_schema()
 
     async def execute(self, code):
-        return ToolResult("1", "ok", 0.0)
+        return ToolResult("1", ToolStatus.OK, 0.0)
 
 
 async def test_evaluate_runs_samples_concurrently_up_to_the_limit(tok, tmp_path):
@@ -305,10 +306,11 @@ async def test_evaluate_runs_samples_concurrently_up_to_the_limit(tok, tmp_path)
 
 
 def test_format_summary_lists_every_pass_at_k():
-    from retool.eval import summarize
+    from retool.eval import EvalRecord, summarize
 
-    recs = [{"id": str(i // 3), "acc": i % 2 == 0, "tool_calls": [], "num_tool_calls": 0, "status": "completed",
-             "turns": 1, "generated_tokens": 5, "response_tokens": 5, "generation_s": 0.1, "tool_s": 0.0}
+    recs = [EvalRecord(id=str(i // 3), index=i // 3, sample=i % 3, line=1, prompt="p", label="1", status="completed",
+                       end_reason="completed", score=float(i % 2 == 0), acc=i % 2 == 0, pred="1", reward_reason=None,
+                       num_tool_calls=0, turns=1, generated_tokens=5, response_tokens=5, generation_s=0.1)
             for i in range(9)]
     s = summarize(recs, n_samples=3, wall_s=1.0)
     assert set(k for k in s if k.startswith("pass@")) == {"pass@1", "pass@2", "pass@3"}

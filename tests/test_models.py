@@ -62,7 +62,7 @@ def test_default_model_is_found_and_converted_once(tmp_path, monkeypatch):
     monkeypatch.setattr(models, "convert_gguf", lambda *a, **k: calls.append(a))
     t1 = time.monotonic()
     assert default_model_path(tmp_path) == path
-    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv("RETOOL_MODEL_CACHE", str(tmp_path))
     assert default_model_path() == path
     assert time.monotonic() - t1 < 1.0 and not calls
     assert (path / "retool_model.json").stat().st_mtime_ns == mtime

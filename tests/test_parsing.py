@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from retool.parsing import ParsedCall, needs_continuation, parse_calls, parse_code, parse_hermes, parse_python, stop_strings
+from retool.formats import ParsedCall, needs_continuation, parse_calls, parse_code, parse_hermes, parse_python, stop_strings
 
 
 def hermes(code: str, name: str = "code_interpreter", args_as_string: bool = False) -> str:

@@ -413,7 +413,7 @@ def test_plain_text_prompts_are_refused(env_base):
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [("RETOOL_MAX_TURN", "4", "unknown environment variable(s) RETOOL_MAX_TURN"),
-     ("RETOOL_CALL_FORMAT", "xml", "call_format must be one of"),
+     ("RETOOL_CALL_FORMAT", "xml", "RETOOL_CALL_FORMAT='xml': must be one of"),
      ("RETOOL_TOOL_TIMEOUT_S", "-1", "RETOOL_TOOL_TIMEOUT_S must be a positive number")],
 )
 def test_bad_retool_settings_fail(env_base, variable, value, message):
@@ -573,6 +573,7 @@ def test_help_lists_the_knobs(script):
 # ---------------------------------------------------------------------------------------------
 def preflight(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RETOOL_")}
+    env["PYTHONPATH"] = str(REPO)  # this checkout's retool, not whatever the interpreter has installed
     return subprocess.run([sys.executable, str(SCRIPTS / "preflight.py"), *args], capture_output=True, text=True, env=env)
 
 
@@ -598,24 +599,24 @@ def test_preflight_slime_config(tmp_path):
     assert result.returncode == 1 and "unknown option(s) retool_max_turn" in result.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("retool_call_format: xml\n")
-    assert "call_format must be one of" in preflight("slime-config", str(bad)).stderr
+    assert "retool_call_format='xml': must be one of" in preflight("slime-config", str(bad)).stderr
     mode = tmp_path / "mode.yaml"
     mode.write_text("reward_mode: exact\n")
     assert "reward_mode must be one of" in preflight("slime-config", str(mode)).stderr
 
 
 def test_preflight_knows_every_documented_slime_option():
-    """SLIME_OPTIONS must follow the retool_* options retool/integrations/slime.py documents."""
+    """preflight's options must follow the retool_* options retool/integrations/slime.py documents."""
     sys.path.insert(0, str(SCRIPTS))
     try:
-        from preflight import SLIME_OPTIONS
+        from preflight import slime_options
     finally:
         sys.path.remove(str(SCRIPTS))
     import retool.integrations.slime as slime_adapter
 
     documented = set(re.findall(r"``(retool_[a-z_]+)``", slime_adapter.__doc__ or ""))
     documented -= {"retool_engine", "retool_tool"}  # objects, not YAML values
-    assert documented and documented <= SLIME_OPTIONS
+    assert documented and documented <= slime_options()
 
 
 def test_preflight_runtime_env_quotes_json():

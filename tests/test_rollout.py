@@ -20,7 +20,10 @@ from retool.engines.base import EngineError, Generation, SamplingConfig
 from retool.agent_loop import RolloutConfig, Trajectory, TrajectoryStatus, rollout
 from retool.testing.scripted_engine import ScriptedEngine
 from retool.testing.tiny_model import build_tiny_tokenizer
-from retool.tool import CodeInterpreterTool, ToolResult, encode_text
+from retool.formats import encode_observation as encode_text
+from retool.formats import tool_schema
+from retool.tool_protocol import Tool
+from retool.tool import CodeInterpreterTool, ToolResult, ToolStatus
 from sandbox import Sandbox, SandboxConfig
 
 MESSAGES = [{"role": "user", "content": "What is 6 * 7?"}]
@@ -385,17 +388,19 @@ async def test_template_that_drops_tool_messages_fails_cleanly(tok, tool):
 
 
 class InstantTool:
-    """A duck-typed tool (what the overlap benchmark compares against): only `execute` is required."""
+    """A tool of our own (what the overlap benchmark compares against): any `retool.Tool` will do."""
 
     name = "code_interpreter"
+    schema = tool_schema()
 
     async def execute(self, code: str) -> ToolResult:
         if "boom" in code:
             raise RuntimeError("tool crashed")
-        return ToolResult(observation="instant", status="ok", duration_s=0.0)
+        return ToolResult(observation="instant", status=ToolStatus.OK, duration_s=0.0)
 
 
-async def test_duck_typed_tool_and_a_raising_tool(tok):
+async def test_any_tool_and_a_raising_tool(tok):
+    assert isinstance(InstantTool(), Tool)
     cfg = RolloutConfig(stop_at_call_end=False)
     turn = call("print(1)") + call("boom()") + "<|im_end|>"
     traj, _ = await run(tok, InstantTool(), [turn, FINAL], cfg)

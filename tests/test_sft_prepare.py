@@ -7,8 +7,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from retool.agent_loop import INTERPRETER_CLOSE, INTERPRETER_OPEN
-from retool.parsing import parse_code
+from retool.formats import INTERPRETER_CLOSE, INTERPRETER_OPEN
+from retool.formats import parse_code
 from sft.cli import main
 from sft.io import Report, RowIssue, read_rows, write_rows
 from sft.prepare import PrepareOptions, TokenEncoder, convert_rows, to_openai, to_slime, tool_schema
@@ -134,7 +134,7 @@ def test_loss_mask_trains_exactly_the_assistant_turns(tokenizer, template):
         assert len(ids) == len(mask) == out["num_tokens"] and set(mask) == {0, 1}
         # the whole sequence is the template's rendering of the conversation
         messages = encoder.pieces(trace)
-        assert tokenizer.decode(ids) == "".join(text for text, _ in messages)
+        assert tokenizer.decode(ids) == "".join(span.text for span in messages)
         spans, cur = [], None
         for i, m in zip(ids, mask):
             if m and cur is None:

@@ -8,15 +8,17 @@ import pytest
 import pytest_asyncio
 
 from retool.testing.tiny_model import build_tiny_tokenizer
+from retool.formats import encode_observation as encode_text
+from retool.formats import truncate_observation as truncate_tokens
 from retool.tool import (
-    INVALID,
     NO_OUTPUT,
     CodeInterpreterTool,
-    encode_text,
+    ToolStatus,
     format_observation,
     truncate_middle,
-    truncate_tokens,
 )
+
+INVALID = ToolStatus.INVALID
 from sandbox import ExecResult, Sandbox, SandboxConfig, Status
 
 

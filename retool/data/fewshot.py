@@ -20,41 +20,20 @@ from __future__ import annotations
 
 import json
 
-TOOL_SCHEMA = {
-    "type": "function",
-    "function": {
-        "name": "code_interpreter",
-        "description": "Run Python code and return what it prints. Use print() to see results.",
-        "parameters": {
-            "type": "object",
-            "properties": {"code": {"type": "string", "description": "The Python code to run."}},
-            "required": ["code"],
-        },
-    },
-}
-
-_CALL_HOWTO = {
-    "hermes": (
-        "To call it, write:\n<tool_call>\n"
-        '{"name": "code_interpreter", "arguments": {"code": "print(1 + 1)"}}\n'
-        "</tool_call>\n"
-    ),
-    "code": "To call it, write:\n<code>\n```python\nprint(1 + 1)\n```\n</code>\n",
-    "python": "To call it, write:\n```python\nprint(1 + 1)\n```\n",
-}
-
+from ..formats import CallFormat, ObservationFormat, render_call, render_interpreter, tool_schema
 
 def system_prompt(call_format: str = "hermes") -> str:
     """The system prompt describing the tool and how to call it in ``call_format``."""
-    if call_format not in _CALL_HOWTO:
-        raise ValueError(f"unknown call format {call_format!r}; expected one of {tuple(_CALL_HOWTO)}")
+    call_format = CallFormat.parse(call_format)
+    example = render_call("print(1 + 1)", call_format)
+    example += "" if example.endswith("\n") else "\n"
     text = (
         "You are a helpful assistant that solves math problems. You can run Python with the "
-        "code_interpreter tool. " + _CALL_HOWTO[call_format]
+        "code_interpreter tool. To call it, write:\n" + example
         + "The tool returns what the code prints. Then give the final answer as \\boxed{answer}."
     )
-    if call_format == "hermes":
-        text += "\n<tools>\n" + json.dumps(TOOL_SCHEMA) + "\n</tools>"
+    if call_format is CallFormat.HERMES:
+        text += "\n<tools>\n" + json.dumps(tool_schema()) + "\n</tools>"
     return text
 
 
@@ -62,14 +41,8 @@ SYSTEM_PROMPT = system_prompt("hermes")
 
 
 def call_text(code: str, call_format: str = "hermes") -> str:
-    """The call block for ``code`` as the model is shown to write it."""
-    if call_format == "hermes":
-        return "<tool_call>\n" + json.dumps({"name": "code_interpreter", "arguments": {"code": code}}) + "\n</tool_call>"
-    if call_format == "code":
-        return "<code>\n```python\n" + code + "\n```\n</code>"
-    if call_format == "python":
-        return "```python\n" + code + "\n```\n"
-    raise ValueError(f"unknown call format {call_format!r}")
+    """The call block for ``code`` as the model is shown to write it (`retool.formats.render_call`)."""
+    return render_call(code, call_format)
 
 
 def tool_call_text(code: str) -> str:
@@ -110,20 +83,18 @@ def fewshot_messages(call_format: str = "hermes", observation_format: str = "cha
     answer (what the rollout produces through the chat template). ``"interpreter"``: user, one assistant
     message holding the call, ``<interpreter>`` output and the answer (ReTool's single-turn layout).
     """
-    if observation_format not in ("chat", "interpreter"):
-        raise ValueError(f"observation_format must be 'chat' or 'interpreter', not {observation_format!r}")
+    observation_format = ObservationFormat.parse(observation_format)
     messages: list[dict] = []
     for problem, before, code, output, answer in EXAMPLES:
         messages.append({"role": "user", "content": problem})
         call = before + "\n" + call_text(code, call_format)
-        if observation_format == "chat":
+        if observation_format is ObservationFormat.CHAT:
             messages.append({"role": "assistant", "content": call})
             messages.append({"role": "tool", "content": output})
             messages.append({"role": "assistant", "content": answer})
         else:
             # the same glue the rollout puts around an observation in "interpreter" format
-            messages.append({"role": "assistant",
-                             "content": call + "\n<interpreter>\n" + output + "\n</interpreter>\n" + answer})
+            messages.append({"role": "assistant", "content": call + render_interpreter(output) + answer})
     return messages
 
 

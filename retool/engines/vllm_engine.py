@@ -30,7 +30,6 @@ import asyncio
 import gc
 import itertools
 import logging
-import os
 import uuid
 from typing import Any
 
@@ -45,7 +44,6 @@ CPU_DEFAULTS: dict[str, Any] = {
     "gpu_memory_utilization": 0.2,
 }
 
-_THREAD_START = os.environ.get("RETOOL_VLLM_THREAD_START", "1") == "1"
 _FINISH_MAP: dict[str, FinishReason] = {"stop": "stop", "length": "length", "abort": "abort", "repetition": "stop"}
 
 
@@ -148,7 +146,7 @@ class VLLMEngine:
         if tokenizer is None:
             from transformers import AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(model_path)
+            tokenizer = await asyncio.to_thread(AutoTokenizer.from_pretrained, model_path)
         try:
             args = AsyncEngineArgs(model=model_path, seed=seed, enable_prefix_caching=enable_prefix_caching, **kwargs)
         except TypeError as exc:
@@ -158,7 +156,9 @@ class VLLMEngine:
         # The AsyncLLM is only ever held by `engine` (never a local of this frame): a traceback stored
         # by some library keeps frames alive, and then close() could not free the engine.
         try:
-            if _THREAD_START:
+            from ..settings import RuntimeConfig, read
+
+            if read(RuntimeConfig).vllm_thread_start:
                 # Start in a worker thread so the event loop keeps serving other tasks meanwhile;
                 # vLLM binds its async client to the loop lazily, on first use.
                 engine.llm = await asyncio.to_thread(AsyncLLM.from_engine_args, args)

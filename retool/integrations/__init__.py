@@ -1,1 +1,3 @@
-"""Adapters that plug the framework-neutral rollout into RL frameworks (slime today)."""
+"""Thin adapters that plug our sandbox, formats, rollout and reward into RL frameworks: slime, verl,
+OpenRLHF, rLLM, TRL, SkyRL, and plain OpenAI-style tool calling (`openai_tools`). Each imports its
+framework only in its own module; the core never imports a framework."""

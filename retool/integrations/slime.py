@@ -27,24 +27,18 @@ cause is in ``metadata["retool"]`` (``status``, ``end_reason``, ``error``).
 asks SGLang for the kept top-p token ids of every generated token and asserts they are on each
 sample, which this hook does not collect.
 
-Options come from slime's ``args`` (the lengths above, ``sglang_router_ip``/``sglang_router_port``,
-``hf_checkpoint``) plus our own ``retool_*`` attributes, all optional, each also read from the
-environment variable of the same name in capitals (``RETOOL_CALL_FORMAT=code``), which is how a
-slime launch script sets them (slime parses its command line with ``parse_known_args``: a
-``--retool-*`` flag would be dropped without a word, never reach ``args``):
-
-- ``retool_max_turns`` (8): assistant turns per trajectory
-- ``retool_max_tool_calls`` (16): calls that reach the sandbox per trajectory
-- ``retool_call_format`` ("hermes"): hermes | code | python
-- ``retool_observation_format`` ("chat"): chat | interpreter
-- ``retool_max_observation_tokens`` (512): tool output budget per call
-- ``retool_max_observation_chars`` (4096): the tool's own character cap
-- ``retool_tool_timeout_s`` (10) and ``retool_tool_memory_mb`` (1024): per program
-- ``retool_sandbox_workers`` (one per core): warm sandbox workers
-- ``retool_stop_at_call_end`` (True): stop generation right after a call
-- ``retool_engine_kind`` ("sglang"): the engine `make_engine` builds
-- ``retool_engine`` / ``retool_tool``: an `Engine` / `CodeInterpreterTool` to use instead (tests,
-  custom engines, a sandbox shared with something else)
+Options come from slime's ``args`` (``rollout_max_context_len``, ``rollout_max_response_len``,
+``sglang_router_ip``/``sglang_router_port``, ``hf_checkpoint``) plus our own settings, read by
+`retool.settings` (the one reader; defaults are those of `RolloutConfig`, `ToolConfig`, `SlimeConfig`)
+from the ``RETOOL_*`` environment variables, which is how a slime launch script sets them
+(``RETOOL_CALL_FORMAT=code``; slime parses its command line with ``parse_known_args``, so a
+``--retool-*`` flag would be dropped without a word), with an ``args.retool_*`` attribute of the same name in lower case taking
+precedence (``--custom-config-path`` YAML): ``retool_max_turns``, ``retool_max_tool_calls``,
+``retool_call_format``, ``retool_observation_format``, ``retool_max_observation_tokens``,
+``retool_max_observation_chars``, ``retool_tool_timeout_s``, ``retool_tool_memory_mb``,
+``retool_sandbox_workers``, ``retool_stop_at_call_end``, ``retool_engine_kind`` (README: the table).
+``args.retool_engine`` / ``args.retool_tool`` are an `Engine` / `CodeInterpreterTool` to use instead
+(tests, custom engines, a sandbox shared with something else).
 
 A string ``sample.prompt`` is taken as already rendered (slime's ``--apply-chat-template``) and
 tokenised as is, so a hermes-format tool declaration must already be in it; a list of messages is
@@ -62,13 +56,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..engines.base import Engine, SamplingConfig
 from ..agent_loop import RolloutConfig, Trajectory, TrajectoryStatus, render_prompt, rollout
+from ..settings import SlimeConfig, ToolConfig, parse_bool, read
 from ..tool import CodeInterpreterTool
 
 __all__ = ["UnsupportedSlimeOption", "generate", "make_engine", "rollout_config", "sampling_from_slime", "shutdown"]
@@ -101,13 +95,13 @@ async def generate(
         prompt = getattr(sample, "prompt", "")
         probe = rollout_config(args, sampling_params, prompt_tokens=0, evaluation=evaluation)
         prompt_ids: list[int] | None
-        if isinstance(prompt, str):
+        if isinstance(prompt, str):  # tokenizer work in a thread: a long prompt must not stall the loop
             messages: list[Mapping[str, Any]] = []
-            prompt_ids = _encode_prompt(tokenizer, prompt)
+            prompt_ids = await asyncio.to_thread(_encode_prompt, tokenizer, prompt)
         else:
             messages = list(prompt)
             try:
-                prompt_ids = render_prompt(tokenizer, messages, probe, tool)
+                prompt_ids = await asyncio.to_thread(render_prompt, tokenizer, messages, probe, tool)
             except Exception:  # noqa: BLE001 - the rollout renders again and reports it as failed
                 prompt_ids = None
         config = rollout_config(args, sampling_params, prompt_tokens=len(prompt_ids or ()), evaluation=evaluation)
@@ -135,16 +129,11 @@ def rollout_config(
     if max_context:
         context = min(context, int(max_context))
     per_turn = int(params.get("max_new_tokens") or response_len)
-    return RolloutConfig(
-        max_turns=int(_opt(args, "retool_max_turns", 8)),
-        max_tool_calls=int(_opt(args, "retool_max_tool_calls", 16)),
+    return replace(
+        read(RolloutConfig, args=args),  # RETOOL_* and args.retool_*: formats, turns, calls, observation budget
         max_context_tokens=max(1, context),
         max_new_tokens=max(1, per_turn),
-        max_observation_tokens=int(_opt(args, "retool_max_observation_tokens", 512)),
-        call_format=_opt(args, "retool_call_format", "hermes"),
-        observation_format=_opt(args, "retool_observation_format", "chat"),
         sampling=sampling_from_slime(params),
-        stop_at_call_end=bool(_opt(args, "retool_stop_at_call_end", True)),
     )
 
 
@@ -175,7 +164,7 @@ def make_engine(args: Any) -> Engine:
     injected = _opt(args, "retool_engine")
     if injected is not None:
         return injected
-    kind = _opt(args, "retool_engine_kind", "sglang")
+    kind = read(SlimeConfig, args=args).engine_kind
     if kind != "sglang":
         raise ValueError(f"retool_engine_kind={kind!r} is not supported by retool.generate; pass args.retool_engine")
     ip, port = _opt(args, "sglang_router_ip"), _opt(args, "sglang_router_port")
@@ -212,6 +201,7 @@ class _Runtime:
     tool: CodeInterpreterTool
     owns_engine: bool
     owns_tool: bool
+    retiring: "asyncio.Task | None" = None  # the close of the runtime this one replaced
 
     async def close(self) -> None:
         if self.owns_tool:
@@ -223,13 +213,11 @@ class _Runtime:
 def _runtime_key(args: Any) -> tuple:
     injected = _opt(args, "retool_engine")
     engine_key = ("injected", id(injected)) if injected is not None else (
-        _opt(args, "retool_engine_kind", "sglang"),
+        read(SlimeConfig, args=args).engine_kind,
         f"{_opt(args, 'sglang_router_ip')}:{_opt(args, 'sglang_router_port')}",
         _opt(args, "hf_checkpoint"),
     )
-    tool_key = (id(_opt(args, "retool_tool")),) + tuple(_opt(args, k) for k in (
-        "retool_tool_timeout_s", "retool_tool_memory_mb", "retool_max_observation_chars", "retool_sandbox_workers"))
-    return engine_key + tool_key
+    return engine_key + (id(_opt(args, "retool_tool")), read(ToolConfig, args=args))
 
 
 def _runtime(args: Any) -> tuple[_Runtime, bool]:
@@ -250,23 +238,12 @@ def _runtime(args: Any) -> tuple[_Runtime, bool]:
     except (AttributeError, TypeError):
         return runtime, False
     if isinstance(current, _Runtime) and current.loop is loop:  # the configuration changed mid-run
-        loop.create_task(current.close())
+        runtime.retiring = loop.create_task(current.close())  # referenced: not collected mid-close
     return runtime, True
 
 
 def _make_tool(args: Any) -> CodeInterpreterTool:
-    timeout_s = float(_opt(args, "retool_tool_timeout_s", 10.0))
-    memory_mb = int(_opt(args, "retool_tool_memory_mb", 1024))
-    workers = _opt(args, "retool_sandbox_workers")
-    config = None
-    if workers is not None:
-        from sandbox import SandboxConfig
-
-        config = SandboxConfig(timeout_s=timeout_s, memory_mb=memory_mb, workers=int(workers))
-    return CodeInterpreterTool(
-        config=config, timeout_s=timeout_s, memory_mb=memory_mb,
-        max_observation_chars=int(_opt(args, "retool_max_observation_chars", 4096)),
-    )
+    return read(ToolConfig, args=args).make_tool()
 
 
 def _refuse_unsupported(args: Any, sampling_params: Mapping[str, Any] | None) -> None:
@@ -365,21 +342,9 @@ def _status(sample: Any, status: TrajectoryStatus) -> Any:
     return TrajectoryStatus.FAILED.value if status in _NOT_TRAINED else status.value
 
 
-_NOT_FROM_ENV = ("retool_engine", "retool_tool")  # objects, not settings
-_FALSE = frozenset({"0", "false", "no", "off"})
-
-
 def _opt(args: Any, name: str, default: Any = None) -> Any:
-    """``args.<name>``, else (for our ``retool_*`` settings) the environment variable ``<NAME>``,
-    else ``default``. slime parses its command line with ``parse_known_args`` (Megatron's
-    ``ignore_unknown_args=True``), so a ``--retool-*`` flag would be dropped silently; a launch
-    script sets our knobs as environment variables (``RETOOL_CALL_FORMAT=code``) that reach every
-    rollout worker through ray's runtime env."""
+    """``args.<name>``, else ``default`` (our ``retool_*`` settings go through `retool.settings.read`)."""
     value = getattr(args, name, None)
-    if value is None and name.startswith("retool_") and name not in _NOT_FROM_ENV:
-        text = os.environ.get(name.upper(), "").strip()
-        if text:
-            value = (text.lower() not in _FALSE) if isinstance(default, bool) else text
     return default if value is None else value
 
 
@@ -424,11 +389,7 @@ def _reward_tool_calls(sample: Any, kwargs: dict) -> Any:
 
 
 def _reward_flag(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no", "off")
-    return bool(value)
+    return default if value is None else parse_bool(value, name="reward option")
 
 
 def _reward_options(args: Any):

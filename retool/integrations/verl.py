@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 from uuid import uuid4
 
+from retool.settings import ToolConfig, parse_bool, read
 from retool.tool import CodeInterpreterTool, invalid_result
 
 if TYPE_CHECKING:
@@ -235,10 +236,10 @@ def _config_value(config: Mapping[str, Any], name: str, alias: str | None, defau
 class CodeInterpreterVerlTool(BaseTool):
     """verl tool that runs ``code`` through `retool.tool.CodeInterpreterTool` in our sandbox.
 
-    Config keys (all optional): ``timeout_s`` (10; alias ``default_timeout``), ``memory_mb`` (1024;
-    alias ``memory_limit_mb``), ``max_observation_chars`` (4096), ``sandbox_workers`` (one per
-    core), ``isolation`` ("auto"). Unknown keys are an error at start-up, so a typo cannot silently
-    leave a limit at its default.
+    Config keys (all optional): ``timeout_s`` (alias ``default_timeout``), ``memory_mb`` (alias
+    ``memory_limit_mb``), ``max_observation_chars``, ``sandbox_workers``, ``isolation`` ("auto"); a key
+    left out takes `retool.settings.ToolConfig`'s value (``RETOOL_*`` variables, else its defaults).
+    Unknown keys are an error at start-up, so a typo cannot silently leave a limit at its default.
 
     One instance serves every trajectory of a verl agent-loop worker (verl loads the tools once per
     worker and shares them), so per-trajectory state lives under the ``instance_id`` from ``create``;
@@ -261,10 +262,12 @@ class CodeInterpreterVerlTool(BaseTool):
         else:
             schema = tool_schema
         super().__init__(config, schema)
-        self.timeout_s = float(_config_value(config, "timeout_s", "default_timeout", 10.0))
-        self.memory_mb = int(_config_value(config, "memory_mb", "memory_limit_mb", 1024))
-        self.max_observation_chars = int(_config_value(config, "max_observation_chars", None, 4096))
-        workers = config.get("sandbox_workers")
+        base = read(ToolConfig)
+        self.timeout_s = float(_config_value(config, "timeout_s", "default_timeout", base.timeout_s))
+        self.memory_mb = int(_config_value(config, "memory_mb", "memory_limit_mb", base.memory_mb))
+        self.max_observation_chars = int(_config_value(config, "max_observation_chars", None,
+                                                       base.max_observation_chars))
+        workers = _config_value(config, "sandbox_workers", None, base.sandbox_workers)
         if self.max_observation_chars < 1:
             raise ValueError("max_observation_chars must be at least 1")
         from sandbox import SandboxConfig
@@ -376,13 +379,6 @@ def _tool_calls(extra_info: Any) -> int:
         return 0
 
 
-def _flag(value: Any) -> bool:
-    """A Hydra/YAML boolean that may arrive as a string ("false" must not be truthy)."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "0", "false", "no", "off")
-    return bool(value)
-
-
 def compute_score(
     data_source: Any,
     solution_str: str,
@@ -416,7 +412,7 @@ def compute_score(
         mode=mode,
         timeout_s=timeout_s,
         tool_calls=_tool_calls(extra_info),
-        tool_shaping=_flag(tool_shaping),
+        tool_shaping=parse_bool(tool_shaping, name="tool_shaping"),
         correct_score=correct_score,
         incorrect_score=incorrect_score,
     )

@@ -1,4 +1,5 @@
-"""Find the code-interpreter calls in one assistant turn, for the three formats models are trained on.
+"""Call formats: find the code-interpreter calls in one assistant turn, render a call as a model writes it,
+and the stop strings that end a turn right after a call, for the three formats models are trained on.
 
 - ``hermes``: ``<tool_call>{"name": "code_interpreter", "arguments": {"code": "..."}}</tool_call>``
   (Qwen and most open chat templates). ``arguments`` may be an object or a JSON string holding one.
@@ -19,14 +20,34 @@ Pure functions, no state: safe to call from any number of concurrent rollouts.
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from dataclasses import dataclass
-from typing import Literal
 
-CallFormat = Literal["hermes", "code", "python"]
-CALL_FORMATS: tuple[str, ...] = ("hermes", "code", "python")
-TOOL_NAME = "code_interpreter"
+from .schema import TOOL_NAME
+
+
+class CallFormat(str, enum.Enum):
+    """How a model writes a call. A str enum: ``CallFormat("code")`` and ``fmt == "code"`` both work."""
+
+    HERMES = "hermes"
+    CODE = "code"
+    PYTHON = "python"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: "CallFormat | str") -> "CallFormat":
+        """``value`` as a member; a clear error naming the choices for anything else."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"unknown call format {value!r}; expected one of {CALL_FORMATS}") from None
+
+
+CALL_FORMATS: tuple[str, ...] = tuple(f.value for f in CallFormat)
 
 HERMES_OPEN = "<tool_call>"
 HERMES_CLOSE = "</tool_call>"
@@ -38,10 +59,10 @@ CODE_CLOSE = "</code>"
 # (no newline) needs no stop string: the turn ends on eos and the block is parsed from the text.
 PYTHON_FENCE_STOP = "```\n"
 
-_STOPS: dict[str, tuple[str, ...]] = {
-    "hermes": (HERMES_CLOSE,),
-    "code": (CODE_CLOSE,),
-    "python": (PYTHON_FENCE_STOP,),
+_STOPS: dict[CallFormat, tuple[str, ...]] = {
+    CallFormat.HERMES: (HERMES_CLOSE,),
+    CallFormat.CODE: (CODE_CLOSE,),
+    CallFormat.PYTHON: (PYTHON_FENCE_STOP,),
 }
 
 _DECODER = json.JSONDecoder(strict=False)  # strict=False: models often put raw newlines in JSON strings
@@ -62,38 +83,46 @@ class ParsedCall:
         return self.error is None
 
 
-def stop_strings(fmt: CallFormat) -> tuple[str, ...]:
+def stop_strings(fmt: CallFormat | str) -> tuple[str, ...]:
     """The stop strings that end a turn right after a call in format ``fmt``."""
-    try:
-        return _STOPS[fmt]
-    except KeyError:
-        raise ValueError(f"unknown call format {fmt!r}; expected one of {CALL_FORMATS}") from None
+    return _STOPS[CallFormat.parse(fmt)]
 
 
-def parse_calls(text: str, fmt: CallFormat, *, tool_name: str = TOOL_NAME) -> list[ParsedCall]:
+def parse_calls(text: str, fmt: CallFormat | str, *, tool_name: str = TOOL_NAME) -> list[ParsedCall]:
     """All calls attempted in ``text`` (one assistant turn), in order."""
-    if fmt == "hermes":
+    fmt = CallFormat.parse(fmt)
+    if fmt is CallFormat.HERMES:
         return parse_hermes(text, tool_name=tool_name)
-    if fmt == "code":
+    if fmt is CallFormat.CODE:
         return parse_code(text)
-    if fmt == "python":
-        return parse_python(text)
-    raise ValueError(f"unknown call format {fmt!r}; expected one of {CALL_FORMATS}")
+    return parse_python(text)
 
 
-def needs_continuation(text: str, fmt: CallFormat) -> bool:
+def render_call(code: str, fmt: CallFormat | str, *, tool_name: str = TOOL_NAME) -> str:
+    """The canonical text of a call to ``code`` in ``fmt``: what the few-shot examples show, what SFT data
+    trains, and what `parse_calls` reads back as exactly ``code``."""
+    fmt = CallFormat.parse(fmt)
+    if fmt is CallFormat.HERMES:
+        return HERMES_OPEN + "\n" + json.dumps({"name": tool_name, "arguments": {"code": code}}) + "\n" + HERMES_CLOSE
+    if fmt is CallFormat.CODE:
+        return CODE_OPEN + "\n```python\n" + code + "\n```\n" + CODE_CLOSE
+    return "```python\n" + code + "\n```\n"
+
+
+def needs_continuation(text: str, fmt: CallFormat | str) -> bool:
     """True when ``text`` ends on a stop string that did not close a call, so the turn is not over.
 
     hermes: the final ``</tool_call>`` sits inside a still-open JSON string (code that prints the tag).
     python: the final ```` ``` ```` fence opens or closes a non-python block.
     code: never (ReTool's format has no escaping; a stray ``</code>`` is reported as an invalid call).
     """
-    if fmt == "hermes":
+    fmt = CallFormat.parse(fmt)
+    if fmt is CallFormat.HERMES:
         if not text.endswith(HERMES_CLOSE):
             return False
         spans = _scan_hermes(text, TOOL_NAME)
         return bool(spans) and spans[-1].open_string
-    if fmt == "python":
+    if fmt is CallFormat.PYTHON:
         stripped = text.rstrip()
         if not stripped.endswith("```"):
             return False
@@ -102,6 +131,18 @@ def needs_continuation(text: str, fmt: CallFormat) -> bool:
             pass
         return last is None or last.end() != len(stripped)
     return False
+
+
+def parse_function_call(name: object, arguments: object, *, tool_name: str = TOOL_NAME) -> ParsedCall:
+    """An OpenAI-style function call (``name`` and ``arguments`` as an object or a JSON string) checked
+    the way a hermes call is. Code that is one fenced block is unwrapped: models trained on markdown
+    often fence the code they pass, and running the fence would be a SyntaxError they cannot see."""
+    raw = json.dumps({"name": name, "arguments": arguments}, default=str)
+    call = _hermes_call({"name": name, "arguments": arguments}, raw, tool_name)
+    if call.code is not None and call.code.lstrip().startswith("```"):
+        inner = _unfence(call.code)
+        return ParsedCall(inner, None, raw) if inner.strip() else _error(raw, "the 'code' argument is empty")
+    return call
 
 
 # ----------------------------------------------------------------------------------------- hermes

@@ -902,23 +902,27 @@ def handle_session_run(req, payload):
     st = _stop(Zygote.session_pid) if done else None
     if st is not None:  # it ended right after the marker: the cell finished, the session did not
         done = False
-    # Whatever the cell left running (threads aside) does not outlive it.
-    kill_everything_but(keep=(Zygote.session_pid,))
     exit_code = sig = None
-    lost = False
+    lost = killed = False
+    if not done:
+        # The cell timed out, hit the output cap, or the session process died: it cannot go on. Settle
+        # the interpreter before the sweep below, whose zombie reaping would otherwise collect its exit
+        # status (a CPU-limit SIGXCPU right at the deadline would then read as a clean exit).
+        if st is None:
+            st = _wait_exit(Zygote.session_pid, time.monotonic())
+        if st is None:  # still running when the drain gave up: the deadline (or the cap) ended it
+            killed = True
+            os.kill(Zygote.session_pid, signal.SIGKILL)
+            st = _wait_exit(Zygote.session_pid, time.monotonic() + 5)
+        exit_code, sig = _describe(st)
+        lost = True
+    # Whatever the cell left running (threads aside) does not outlive it.
+    kill_everything_but(keep=(Zygote.session_pid,) if done else ())
     if done:
         exit_code = status.done_rc
         # Output written just before the marker may still sit in the pipes.
         _drain_ready({out_r: 1, err_r: 2}, output)
     else:
-        # The cell timed out, hit the output cap, or the session process died: it cannot go on.
-        if st is None:
-            st = _wait_exit(Zygote.session_pid, time.monotonic())
-        if st is None:
-            os.kill(Zygote.session_pid, signal.SIGKILL)
-            st = _wait_exit(Zygote.session_pid, time.monotonic() + 5)
-        exit_code, sig = _describe(st)
-        lost = True
         _drain({out_r: 1, err_r: 2}, output, time.monotonic() + 1, status)
         Zygote.session_pid = None
         _close_session_fds()
@@ -926,7 +930,9 @@ def handle_session_run(req, payload):
     header = {
         "exit_code": exit_code,
         "signal": sig,
-        "timed_out": (not done) and not output.truncated and time.monotonic() >= deadline,
+        # As for a run: a timeout is a cell we had to kill, not a clock comparison (the drain's select
+        # may return a hair before the deadline it was given).
+        "timed_out": killed and not output.truncated,
         "cpu_s": round(_cpu_of_children() - cpu0, 6),
         "duration_s": round(time.monotonic() - t0, 6),
         "truncated": output.truncated,

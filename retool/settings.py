@@ -107,6 +107,7 @@ class RuntimeConfig:
 
     model_cache: str = "~/.cache/retool/models"  # where the embedded demo model is converted (retool.models)
     vllm_thread_start: bool = True  # start vLLM's engine in a worker thread, off the event loop
+    reward_workers: int | None = None  # the default Rewarder's worker processes (None: the usable CPUs)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ VARIABLES: tuple[EnvVar, ...] = (
     EnvVar("RETOOL_MODEL_CACHE", RuntimeConfig, "model_cache", "where the embedded demo model is converted"),
     EnvVar("RETOOL_VLLM_THREAD_START", RuntimeConfig, "vllm_thread_start",
            "start vLLM's engine in a worker thread (0: on the event loop's thread)"),
+    EnvVar("RETOOL_REWARD_WORKERS", RuntimeConfig, "reward_workers", "the reward's worker processes"),
 )
 
 
@@ -209,7 +211,8 @@ def describe() -> str:
     for var in VARIABLES:
         default = var.default
         if default is None:
-            shown = "one per core" if var.field == "sandbox_workers" else "the reward's default"
+            shown = {"sandbox_workers": "one per core", "reward_workers": "usable CPUs"}.get(
+                var.field, "the reward's default")
         elif isinstance(default, bool):
             shown = str(default).lower()
         else:

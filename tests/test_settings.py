@@ -56,3 +56,15 @@ def test_readme_lists_every_variable():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for row in describe().splitlines()[2:]:
         assert row in readme, f"README is missing {row}"
+
+
+def test_reward_workers_come_through_the_one_reader(monkeypatch):
+    from retool.reward.rewarder import _default_workers
+
+    monkeypatch.setenv("RETOOL_REWARD_WORKERS", "3")
+    assert _default_workers() == 3
+    monkeypatch.setenv("RETOOL_REWARD_WORKERS", "three")
+    with pytest.raises(SettingsError, match="RETOOL_REWARD_WORKERS"):
+        _default_workers()
+    monkeypatch.delenv("RETOOL_REWARD_WORKERS")
+    assert _default_workers() >= 1

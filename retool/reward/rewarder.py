@@ -40,9 +40,13 @@ _NOT_CACHED = ("worker crashed", "cancelled", "math-verify unavailable")
 
 
 def _default_workers() -> int:
-    env = os.environ.get("RETOOL_REWARD_WORKERS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    from ..settings import RuntimeConfig, read  # the one reader of RETOOL_*; imported when a pool is sized
+
+    configured = read(RuntimeConfig).reward_workers
+    if configured is not None:
+        if configured < 1:
+            raise ValueError(f"RETOOL_REWARD_WORKERS must be at least 1, not {configured}")
+        return configured
     try:
         usable = len(os.sched_getaffinity(0))  # a container's CPU set, not the host's
     except (AttributeError, OSError):

@@ -11,6 +11,7 @@ what a trainer needs on top: queue time apart from run time, and a typed infrast
 from __future__ import annotations
 
 import enum
+from dataclasses import fields
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -118,13 +119,11 @@ class RunResponse(BaseModel):
 
     @classmethod
     def of(cls, result: ExecResult, queue_s: float = 0.0, ident: str | int | None = None) -> "RunResponse":
-        return cls(status=result.status, stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,
-                   duration_s=result.duration_s, truncated=result.truncated, error=result.error,
-                   queue_s=round(queue_s, 6), infrastructure_error=result.status is Status.SANDBOX_ERROR, id=ident)
+        return cls(**result.to_dict(), queue_s=round(queue_s, 6),
+                   infrastructure_error=result.status is Status.SANDBOX_ERROR, id=ident)
 
     def to_result(self) -> ExecResult:
-        return ExecResult(self.status, stdout=self.stdout, stderr=self.stderr, exit_code=self.exit_code,
-                          duration_s=self.duration_s, truncated=self.truncated, error=self.error)
+        return ExecResult(**{f.name: getattr(self, f.name) for f in fields(ExecResult)})
 
 
 class BatchRequest(BaseModel):

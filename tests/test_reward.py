@@ -51,8 +51,15 @@ TABLE = [
     ("-\\frac{1}{2}", "\\frac{1}{2}", False, True),
     ("-\\frac{1}{2}", "\\frac{-1}{2}", True, True),
     ("\\frac{1}{3}", "0.33", False, True),
-    # decimals (math-verify compares to 6 decimal places)
+    # decimals (math-verify compares to 6 decimal places; a decimal of 4+ significant digits that is
+    # the exact value rounded at its own places matches too: RewardOptions.written_precision)
     ("\\frac{1}{3}", "0.333333", True, True),
+    ("\\frac{1}{3}", "0.3333", True, True),
+    ("\\frac{1}{3}", "0.3334", False, True),
+    ("\\frac{8}{3}", "2.6667", True, True),
+    ("\\frac{8}{3}", "2.6666", False, True),
+    ("\\frac{8}{3}", "2.67", False, True),
+    ("0.333", "0.3333", False, True),
     ("0.1", "0.1000001", True, True),
     ("0.1", "0.100001", False, True),
     ("2.5", "2.50", True, True),
@@ -63,7 +70,8 @@ TABLE = [
     ("\\frac{\\sqrt{3}}{2}", "\\frac{\\sqrt3}{2}", True, True),
     ("\\sqrt{2}", "\\sqrt{3}", False, True),
     ("\\sqrt{2}", "1.414214", True, True),
-    ("\\sqrt{2}", "1.414", False, True),
+    ("\\sqrt{2}", "1.414", True, True),
+    ("\\sqrt{2}", "1.415", False, True),
     ("3\\sqrt{10}", "\\sqrt{90}", True, True),
     ("\\frac{1}{\\sqrt{2}}", "\\frac{\\sqrt{2}}{2}", True, True),
     ("\\sqrt[3]{27}", "3", True, True),
@@ -72,6 +80,8 @@ TABLE = [
     ("2\\pi", "\\pi \\cdot 2", True, True),
     ("\\frac{\\pi}{4}", "0.785398", True, True),
     ("\\pi", "3.14", False, True),
+    ("\\pi", "3.142", True, True),
+    ("\\pi", "3.141", False, True),
     ("\\frac{3\\pi}{4}", "\\frac{\\pi}{4}", False, True),
     # expressions
     ("x^2+2x+1", "(x+1)^2", True, True),
@@ -183,8 +193,9 @@ def test_table(table_results, i):
 
 
 def test_table_matches_math_verify_except_documented_fixes():
-    """Where math-verify itself parses both sides, math mode gives its verdict; the one documented
-    exception is a thin-space thousands separator (``1\\,000``), which math-verify reads as 1*0."""
+    """Where math-verify itself parses both sides, math mode gives its verdict; the documented
+    exceptions are a thin-space thousands separator (``1\\,000``), which math-verify reads as 1*0, and
+    decimals matched at the precision they are written to (``written_precision``)."""
     import logging
 
     from math_verify import parse, verify
@@ -195,7 +206,8 @@ def test_table_matches_math_verify_except_documented_fixes():
     for (gold, pred, _), r in zip(ROWS, ours):
         if bool(verify(parse("$" + gold + "$"), parse(_solution(pred)))) != r.acc:
             differ.append((gold, pred))
-    assert differ == [("1000", "1\\,000"), ("1\\,000", "1000")]
+    written = [("\\frac{1}{3}", "0.3333"), ("\\frac{8}{3}", "2.6667"), ("\\sqrt{2}", "1.414"), ("\\pi", "3.142")]
+    assert differ == [("1000", "1\\,000"), ("1\\,000", "1000")] + [x for g, p in written for x in ((g, p), (p, g))]
 
 
 # --------------------------------------------------------------------------------------------

@@ -96,6 +96,24 @@ def test_math_verify_cases_with_default_settings_never_below_math_verify(mv_defa
     assert ours_ok >= sum(v == c["expected"] for v, c in zip(theirs, MV_CASES))
     # every case we get wrong at default settings was published with non-default settings
     assert all("settings" in c for c in wrong), [c["source"] for c in wrong]
+    assert sorted(c["source"] for c in wrong) == [
+        "tests/test_all.py:132",  # LaTeX-only extraction: "Answer $ \n 9 \n $" is no answer there; math-verify's defaults read 9 too
+        "tests/test_all.py:133",  # the same with \( \)
+        "tests/test_all.py:586",  # float_rounding=2: 0.33 for 1/3 (2 significant digits; see written_precision)
+        "tests/test_all.py:901",  # allow_set_relation_comp=True; the same pair is published False at the default (907)
+        "tests/test_strict.py:8",  # strict=False; the same pair is published False at the default strict=True
+    ]
+    assert ours_ok == 265
+
+
+def test_math_verify_cases_publish_contradictory_verdicts():
+    """Two (gold, prediction) pairs are published twice, with opposite verdicts under different
+    settings: no single setting agrees with more than 268 of the 270."""
+    verdicts = defaultdict(set)
+    for c in MV_CASES:
+        verdicts[(c["gold"], c["prediction"])].add(c["expected"])
+    both = sorted(k for k, v in verdicts.items() if v == {True, False})
+    assert both == [("$f(x)$", "$f(y)$"), ("$x \\in [-2,7]$", "$-2 \\\\le x \\\\le 7$")]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -189,11 +207,16 @@ OWN = [
     ("numbers", "28\\%", "28 %", True),
     ("numbers", "28\\%", "29 percent", False),
     ("numbers", "28", "\\boxed{28\\%}", True),
-    # matrices and intervals: decimals vs fractions at the default 6-place rounding
+    # matrices and intervals: decimals vs fractions at the default 6-place rounding, or at the places
+    # written when that is 4 significant digits or more (RewardOptions.written_precision)
     ("decimals", "\\begin{pmatrix}\\frac{1}{3}\\\\ \\frac{1}{5}\\end{pmatrix}", "\\boxed{\\begin{pmatrix}0.333333\\\\0.2\\end{pmatrix}}", True),
+    ("decimals", "\\begin{pmatrix}\\frac{1}{3}\\\\ \\frac{1}{5}\\end{pmatrix}", "\\boxed{\\begin{pmatrix}0.3333\\\\0.2\\end{pmatrix}}", True),
     ("decimals", "\\begin{pmatrix}\\frac{1}{3}\\\\ \\frac{1}{5}\\end{pmatrix}", "\\boxed{\\begin{pmatrix}0.33\\\\0.2\\end{pmatrix}}", False),
+    ("decimals", "\\begin{pmatrix}\\frac{1}{3}\\\\ \\frac{1}{5}\\end{pmatrix}", "\\boxed{\\begin{pmatrix}0.3333\\\\0.2001\\end{pmatrix}}", False),
     ("decimals", "(\\frac{3}{5},\\frac{8}{3}]", "\\boxed{(0.6,2.666667]}", True),
-    ("decimals", "(\\frac{3}{5},\\frac{8}{3}]", "\\boxed{(0.6,2.6667]}", False),
+    ("decimals", "(\\frac{3}{5},\\frac{8}{3}]", "\\boxed{(0.6,2.6667]}", True),
+    ("decimals", "(\\frac{3}{5},\\frac{8}{3}]", "\\boxed{(0.6,2.6666]}", False),
+    ("decimals", "(\\frac{3}{5},\\frac{8}{3}]", "\\boxed{(0.6,2.6667)}", False),
     ("decimals", "(1,\\frac{9}{2})", "\\boxed{(1,4.5)}", True),
     # what ours did better and keeps
     ("kept", "4", "<think>maybe the answer is 5</think><answer>4</answer>", True),
@@ -259,8 +282,7 @@ def test_own_cases(_own_rewarder, i):
     [
         ("\\boxed{\\begin{pmatrix}0.33\\\\0.2\\end{pmatrix}}", "\\begin{pmatrix}\\frac{1}{3}\\\\ \\frac{1}{5}\\end{pmatrix}",
          {"float_rounding": 2}),
-        ("\\boxed{(0.6,2.6667]}", "(\\frac{3}{5},\\frac{8}{3}]", {"float_rounding": 2}),
-        ("\\boxed{0.3333}", "\\frac{1}{3}", {"float_rounding": 4}),
+        ("\\boxed{0.33}", "\\frac{1}{3}", {"float_rounding": 2}),
         ("\\boxed{f(y)}", "f(x)", {"strict": False}),
         ("\\boxed{-2 \\le x \\le 7}", "x \\in [-2,7]", {"allow_set_relation_comp": True}),
     ],
@@ -268,3 +290,18 @@ def test_own_cases(_own_rewarder, i):
 def test_comparison_settings_are_math_verify_s(_own_rewarder, solution, gold, settings):
     assert not _own_rewarder.score(solution, gold, timeout_s=20).acc
     assert _own_rewarder.score(solution, gold, timeout_s=20, **settings).acc
+
+
+@pytest.mark.parametrize(
+    "solution, gold",
+    [
+        ("\\boxed{(0.6,2.6667]}", "(\\frac{3}{5},\\frac{8}{3}]"),  # Math-Verify's case, published at float_rounding=2
+        ("\\boxed{0.3333}", "\\frac{1}{3}"),  # Math-Verify's case, published at float_rounding=4
+        ("\\boxed{2.6667}", "\\frac{8}{3}"),  # decided on the fast path
+        ("\\boxed{\\begin{pmatrix}0.3333\\\\0.2\\end{pmatrix}}", "\\begin{pmatrix}\\frac{1}{3}\\\\ \\frac{1}{5}\\end{pmatrix}"),
+    ],
+)
+def test_written_precision_is_a_default_that_can_be_turned_off(_own_rewarder, solution, gold):
+    r = _own_rewarder.score(solution, gold, timeout_s=20)
+    assert r.acc and "places written" in r.reason, r
+    assert not _own_rewarder.score(solution, gold, timeout_s=20, written_precision=False).acc

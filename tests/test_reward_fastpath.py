@@ -80,3 +80,51 @@ def test_parse_number_accepts(text, value):
                                   "1 000", "\\sqrt{4}", "9" * 5000, "1,0000"])
 def test_parse_number_declines(text):
     assert parse_number(text) is None
+
+
+def test_written_precision_fast_path_agrees_with_math_verify_at_the_places_written():
+    """The fast path's written-precision rule (``match_at_written_places``) and the worker's (math-verify
+    rerun at ``float_rounding=k``) are one rule: on exact fractions vs decimals rounded, nudged and
+    truncated at 1-5 places, they agree on every pair, and on when the rule applies at all."""
+    from math_verify import parse, verify
+
+    from retool.reward.fastpath import match_at_written_places, written_places_in
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    rng = random.Random(11)
+    applied = matched = 0
+    for _ in range(300):
+        gold = f"\\frac{{{rng.randrange(-900, 900)}}}{{{rng.choice([3, 7, 9, 11, 13, 6, 12, 8])}}}"
+        g = parse_number(gold)
+        k = rng.randrange(1, 6)
+        value = float(g.value) + rng.choice([0.0, 0.0, 10**-k, -(10**-k), 0.4 * 10**-k])
+        pred = f"{value:.{k}f}"
+        if rng.random() < 0.2:
+            pred = pred[:-1] if pred[-2] != "." else pred  # one place coarser
+        p = parse_number(pred)
+        ours = match_at_written_places(g, p, 6)
+        k_text = written_places_in((gold, pred), 6)
+        if k_text is None:
+            assert ours is None, (gold, pred)
+            continue
+        applied += 1
+        theirs = bool(verify(parse("$" + gold + "$"), parse("\\boxed{" + pred + "}"), float_rounding=k_text))
+        assert (ours is not None) == theirs, (gold, pred, k_text)
+        matched += theirs
+    assert applied > 100 and 0 < matched < applied
+
+
+@pytest.mark.parametrize(
+    "texts, places",
+    [
+        (("\\frac{8}{3}", "2.6667"), 4), (("\\frac13", "0.3333"), 4), (("\\frac13", "0.33"), None),
+        (("\\pi", "3.14"), None), (("\\pi", "3.142"), 3), (("\\begin{pmatrix}0.3333\\\\0.2\\end{pmatrix}", "x"), 4),
+        (("(0.6,2.6667]", "(\\frac35,\\frac83]"), 4), (("1,000.99", "1000.99"), 2), (("0.0033", "1/300"), None),
+        (("0.003333", "1/300"), None),  # 6 places: the fixed rounding already decides
+        (("42", "42"), None),
+    ],
+)
+def test_written_places_in(texts, places):
+    from retool.reward.fastpath import written_places_in
+
+    assert written_places_in(texts, 6) == places

@@ -49,7 +49,9 @@ def score(solution: Any, ground_truth: Any, *, tool_calls: Optional[int] = None,
 
     ``mode="math"`` (default): extract the final answer and decide equivalence (fast paths, then
     math-verify in a worker process with a hard ``timeout_s``); ``strict``, ``float_rounding`` and
-    ``allow_set_relation_comp`` are math-verify's ``verify`` settings, with its defaults. Several
+    ``allow_set_relation_comp`` are math-verify's ``verify`` settings, with its defaults;
+    ``written_precision`` (default on) also accepts a decimal of 4+ significant digits rounded at its own
+    places (``2.6667`` for ``8/3``; see `RewardOptions`). Several
     boxes written as one answer (``\\boxed{1}, \\boxed{2}``) are compared as a set. ``mode="dapo"``:
     DAPO's strict-box rule, exactly (``strict_box_verify=False`` for its Minerva ``Answer:`` rule;
     ``dapo_variant="slime"`` for slime's copy). A list/tuple ``ground_truth`` means "any of these".

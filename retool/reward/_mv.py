@@ -25,6 +25,8 @@ import logging
 from functools import lru_cache
 from typing import Optional
 
+from .fastpath import written_places_in
+
 __all__ = ["MathVerifier", "mv_verdict", "warm_up"]
 
 _GOLD_CACHE = 8192
@@ -113,7 +115,7 @@ class MathVerifier:
         """math-verify's own extraction on solution text (ours found no clean answer in it)."""
         return tuple(self.mv.parse(text, self.text_configs, parsing_timeout=None))
 
-    def verdict(self, gold: str, pred: str, comparison: tuple = (True, 6, False), from_text: bool = False,
+    def verdict(self, gold: str, pred: str, comparison: tuple = (True, 6, False, True), from_text: bool = False,
                 second_reading: Optional[str] = None):
         """(equivalent, reason, what was extracted from text or None) for one pair. ``second_reading``:
         text whose library extraction is tried when ``pred`` is not equivalent (an output that is a
@@ -125,7 +127,7 @@ class MathVerifier:
         return second if second[0] else first
 
     def _verdict(self, gold: str, pred: str, comparison: tuple, from_text: bool):
-        strict, rounding, set_rel = comparison
+        strict, rounding, set_rel, written = comparison
         g = self.parse_gold(gold)
         p = self.parse_text(pred) if from_text else self.parse_pred(pred)
         shown = None
@@ -140,7 +142,15 @@ class MathVerifier:
                 list(g), list(p), float_rounding=rounding, strict=strict, allow_set_relation_comp=set_rel,
                 timeout_seconds=None,
             )
-            return (True, f"{via}equivalent", shown) if ok else (False, f"{via}not equivalent", shown)
+            if ok:
+                return True, f"{via}equivalent", shown
+            places = written_places_in((gold, shown if from_text else pred), rounding) if written else None
+            if places is not None and self.mv.verify(
+                list(g), list(p), float_rounding=places, strict=strict, allow_set_relation_comp=set_rel,
+                timeout_seconds=None,
+            ):
+                return True, f"{via}equivalent at the {places} decimal places written", shown
+            return False, f"{via}not equivalent", shown
         which = "ground truth" if not g_ok else "prediction"
         if not p_ok and not g_ok:
             which = "ground truth and prediction"
@@ -161,7 +171,7 @@ class MathVerifier:
         self.parse_text.cache_clear()
 
 
-def mv_verdict(context: MathVerifier, gold: str, pred: str, comparison: tuple = (True, 6, False),
+def mv_verdict(context: MathVerifier, gold: str, pred: str, comparison: tuple = (True, 6, False, True),
                from_text: bool = False, second_reading: Optional[str] = None) -> tuple:
     """Pool task: the verdict, on the worker's `MathVerifier` (passed in by the worker loop)."""
     return context.verdict(gold, pred, comparison, from_text, second_reading)

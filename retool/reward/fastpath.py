@@ -17,9 +17,10 @@ from fractions import Fraction
 from typing import NamedTuple, Optional
 
 from .extract import all_boxes, clean_answer, extract
+from .options import MIN_WRITTEN_SIG_DIGITS
 
 __all__ = ["Num", "parse_number", "prepare_gold", "compare_numbers", "canonical", "norm_ws", "strip_simple_lhs",
-           "decimal_comma"]
+           "decimal_comma", "written_places", "written_places_in", "match_at_written_places"]
 
 _SEP = r"(?:,\\!|\\!,\\!|\{,\}|,|\\,|\\ |\\;|~|\u2009|\u202f)"
 _INT = rf"[1-9]\d{{0,2}}(?:{_SEP}\d{{3}})+|\d+"
@@ -44,6 +45,7 @@ class Num(NamedTuple):
     value: Fraction
     kind: str  # "integer", "rational", "decimal", or "integer_like_decimal" (42.0: a Float to math-verify)
     sig_digits: int
+    places: int = 0  # decimal places as written (0.330: 3)
 
 
 def norm_ws(s: str) -> str:
@@ -82,8 +84,8 @@ def parse_number(s: str) -> Optional[Num]:
             value = sign * Fraction(int(int_part + frac), 10 ** len(frac))
             sig = len((int_part + frac).lstrip("0")) or 1
             if frac.strip("0") == "":
-                return Num(value, "integer_like_decimal", sig)
-            return Num(value, "decimal", sig)
+                return Num(value, "integer_like_decimal", sig, len(frac))
+            return Num(value, "decimal", sig, len(frac))
         return Num(Fraction(sign * int(int_part)), "integer", len(int_part.lstrip("0")) or 1)
     m = _REPEATING_RE.fullmatch(t)
     if m:  # 0.1\overline{6} = 1/6: exact, and math-verify cannot parse it
@@ -149,6 +151,45 @@ def prepare_gold(gold: str) -> tuple[str, Optional[Num], Optional[Num]]:
             g = got.answer
     rhs = strip_simple_lhs(g)
     return g, parse_number(g), (parse_number(rhs) if rhs is not None else None)
+
+
+_DECIMAL_LITERAL_RE = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])")
+
+
+def written_places(literals, rounding: int) -> Optional[int]:
+    """The precision a pair of answers is written to, from its decimals' ``(places, significant
+    digits)``: the most places any has, when that decimal has `MIN_WRITTEN_SIG_DIGITS` significant
+    digits or more and its places are below ``rounding`` (at or above it the fixed rounding already
+    decides). None when the written precision does not apply."""
+    finest = max(literals, default=None)
+    if finest is None:
+        return None
+    places, sig = finest
+    if 0 < places < rounding and sig >= MIN_WRITTEN_SIG_DIGITS:
+        return places
+    return None
+
+
+def written_places_in(texts, rounding: int) -> Optional[int]:
+    """`written_places` for the decimal literals in answer strings (a matrix, an interval, a tuple)."""
+    literals = []
+    for text in texts:
+        for m in _DECIMAL_LITERAL_RE.finditer(text or ""):
+            whole, frac = m.group(1), m.group(2)
+            literals.append((len(frac), len((whole + frac).lstrip("0"))))
+    return written_places(literals, rounding)
+
+
+def match_at_written_places(a: Num, b: Num, rounding: int) -> Optional[int]:
+    """The places at which a decimal and an exact number agree when both are rounded to the precision
+    written (see ``RewardOptions.written_precision``); None when the rule does not apply or they differ."""
+    written = [(n.places, n.sig_digits) for n in (a, b) if n.kind in ("decimal", "integer_like_decimal")]
+    if not written:
+        return None
+    k = written_places(written, rounding)
+    if k is None or round(a.value, k) != round(b.value, k):  # Fraction rounds half-even, as sympy does
+        return None
+    return k
 
 
 _DECIMAL_COMMA_RE = re.compile(r"[-+]?\d+,\d+")

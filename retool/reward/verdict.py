@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, Union
 
 from . import dapo as _dapo
 from .extract import MAX_ANSWER_CHARS, Source, extract
-from .fastpath import Num, canonical, compare_numbers, decimal_comma, norm_ws, strip_simple_lhs
+from .fastpath import Num, canonical, compare_numbers, decimal_comma, match_at_written_places, norm_ws, strip_simple_lhs
 from .options import DEFAULT_FLOAT_ROUNDING, Mode, RewardOptions, RewardResult
 
 __all__ = ["Decided", "Pending", "Memo", "prepare", "final_result", "as_text"]
@@ -117,10 +117,14 @@ def _math(solution: Any, ground_truth: Any, opts: RewardOptions, memo: Memo) -> 
             pnum = memo.parse_number(rhs)
     gnum_use = gnum if gnum is not None else (g_rhs if "=" not in pred else None)
     if pnum is not None and gnum_use is not None:
-        decimals = "decimal" in _num_kind(gnum_use, pnum)
+        kind = _num_kind(gnum_use, pnum)
+        decimals = kind == "decimal"
         verdict = compare_numbers(gnum_use, pnum) if opts.float_rounding == DEFAULT_FLOAT_ROUNDING or not decimals else None
+        if verdict is False and opts.written_precision:
+            places = match_at_written_places(gnum_use, pnum, opts.float_rounding)
+            if places is not None:
+                return Decided(True, f"fast-path decimal match at the {places} places written", pred)
         if verdict is not None:
-            kind = _num_kind(gnum_use, pnum)
             return Decided(verdict, f"fast-path {kind} {'match' if verdict else 'mismatch'}", pred)
     comma = decimal_comma(gold, pred)
     if comma is not None:

@@ -11,6 +11,7 @@ import signal
 
 from .config import SandboxConfig
 from .isolation import Backend
+from .isolation.memcg import JailMemory
 from .protocol import ProtocolError, encode_frame, read_frame
 
 
@@ -34,6 +35,7 @@ class Worker:
         self._stderr_task: asyncio.Task | None = None
         self._cleanup: list[str] = []
         self.cgroups: dict[str, str] = {}
+        self.memory: JailMemory | None = None
         self.zygote_pid: int | None = None
         self._jailed = False
         self._rss_baseline = 0
@@ -103,8 +105,10 @@ class Worker:
         if self.zygote_pid and spec.cgroup_controllers:
             from .isolation.nsjail_backend import jail_cgroups
 
-            self.cgroups = jail_cgroups(self.zygote_pid, list(spec.cgroup_controllers))
-            self._rss_baseline = self._memory_value("memory.stat", "total_rss") or 0
+            self.cgroups = jail_cgroups(self.zygote_pid, list(spec.cgroup_controllers), spec.cgroup_v2_group)
+            if "memory" in self.cgroups:
+                self.memory = JailMemory(self.cgroups["memory"], spec.cgroup_version)
+                self._rss_baseline = self.memory.resident() or 0
         if self.zygote_pid and os.geteuid() == 0:
             # The zygote must never be the OOM victim: a run's processes are (they set +1000).
             # Lowering needs CAP_SYS_RESOURCE, which some containers drop; +1000 on runs suffices.
@@ -112,38 +116,20 @@ class Worker:
                 with open(f"/proc/{self.zygote_pid}/oom_score_adj", "w") as f:
                     f.write("-1000")
 
-    def _memory_value(self, filename: str, key: str) -> int | None:
-        """One `key value` line of a memory-cgroup file (memory.stat, memory.oom_control)."""
-        path = self.cgroups.get("memory")
-        if not path:
-            return None
-        with contextlib.suppress(OSError, ValueError):
-            with open(os.path.join(path, filename)) as f:
-                for line in f:
-                    name, _, value = line.partition(" ")
-                    if name == key:
-                        return int(value)
-        return None
-
     def limit_memory(self, memory_mb: int) -> None:
         """Bound everything one run can hold (all its processes, shared memory, scratch files).
 
         The worker's cgroup gets the zygote's own resident memory plus the run's allowance; slack
         covers the copy-on-write copies a run makes of the warm heap it touches.
         """
-        path = self.cgroups.get("memory")
-        if not path:
+        if self.memory is None:
             return
         limit = self._rss_baseline + (memory_mb << 20) + MEMORY_SLACK
-        if limit == self._memory_limit:
-            return
-        with contextlib.suppress(OSError):
-            with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
-                f.write(str(limit))
+        if limit != self._memory_limit and self.memory.set_limit(limit):
             self._memory_limit = limit
 
     def oom_kills(self) -> int | None:
-        return self._memory_value("memory.oom_control", "oom_kill")
+        return self.memory.oom_kills() if self.memory is not None else None
 
     async def _drain_stderr(self) -> None:
         with contextlib.suppress(Exception):
@@ -218,7 +204,7 @@ class Worker:
             with contextlib.suppress(BaseException):
                 await self._stderr_task
             self._stderr_task = None
-        for path in self.cgroups.values():  # normally already gone: nsjail removes them on exit
+        for path in set(self.cgroups.values()):  # normally already gone: nsjail removes them on exit
             with contextlib.suppress(OSError):
                 os.rmdir(path)
         for path in self._cleanup:

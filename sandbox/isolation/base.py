@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import SandboxConfig
+from .cgroups import CgroupVersion
 
 GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
 ZYGOTE = GUEST_DIR / "zygote.py"
@@ -41,7 +42,9 @@ class WorkerSpec:
     group: int | None = None
     cleanup: list[str] = field(default_factory=list)  # host paths to remove when the worker ends
     jailed: bool = False  # argv starts a jail (nsjail) whose child is the zygote
-    cgroup_controllers: tuple[str, ...] = ()  # v1 controllers the jail puts the zygote under
+    cgroup_controllers: tuple[str, ...] = ()  # controllers the jail puts the zygote under
+    cgroup_version: CgroupVersion = CgroupVersion.V1  # the hierarchy they are in
+    cgroup_v2_group: str | None = None  # v2: the folder nsjail makes each jail's group in
     guest: dict = field(default_factory=dict)  # start-up settings for the zygote (run uid, scratch mode)
     run_uid: int | None = None  # host uid the worker's runs have (None: the host's own)
     zygote_uid: int | None = None  # host uid of the zygote itself

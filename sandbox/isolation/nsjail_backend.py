@@ -155,8 +155,12 @@ def weigh_sandbox_cpu(workers: int) -> None:
         pass
 
 
-def jail_cgroups(jailed_pid: int, controllers: list[str]) -> dict[str, str]:
-    """The cgroup folders nsjail made for the jailed process with this host pid."""
+def jail_cgroups(jailed_pid: int, controllers: list[str], v2_group: str | None = None) -> dict[str, str]:
+    """The cgroup folders nsjail made for the jailed process with this host pid: one per v1
+    controller, or (``v2_group``: nsjail's ``cgroupv2_mount``) the one v2 folder for all of them."""
+    if v2_group is not None:
+        path = os.path.join(v2_group, f"NSJAIL.{jailed_pid}")
+        return {ctl: path for ctl in controllers} if os.path.isdir(path) else {}
     found = {}
     for ctl in controllers:
         path = os.path.join(CGROUP_V1[ctl], CGROUP_PARENT, f"NSJAIL.{jailed_pid}")
@@ -187,12 +191,16 @@ class NsjailBackend(Backend):
         if "cpu" in cgroups and config.cpu_cores_per_worker:
             weigh_sandbox_cpu(config.worker_count)
 
+    @property
+    def cgroup_version(self) -> CgroupVersion:
+        return self.cgroup_plan.version if self.cgroup_plan else CgroupVersion.V1
+
     def describe(self) -> dict:
         return {
             "backend": self.name,
             "binary": self.binary,
             "cgroups": self.cgroups,
-            "cgroup_version": str(self.cgroup_plan.version if self.cgroup_plan else CgroupVersion.V1),
+            "cgroup_version": str(self.cgroup_version),
             "python_mounts": self.python_roots,
             "root_mapped_for_mounts": self.map_root_for_mounts,
         }
@@ -282,6 +290,8 @@ class NsjailBackend(Backend):
             scratch=SCRATCH,
             jailed=True,
             cgroup_controllers=tuple(self.cgroups),
+            cgroup_version=self.cgroup_version,
+            cgroup_v2_group=str(self.cgroup_plan.sandbox_group) if self.cgroup_version is CgroupVersion.V2 else None,
             guest={"run_uid": RUN_UID, "run_gid": RUN_UID, "scratch_mode": SCRATCH_MODE, "private_scratch": True},
             run_uid=run_uid,
             zygote_uid=zygote_uid,

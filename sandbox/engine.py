@@ -298,6 +298,8 @@ class Session:
         async with self._lock:
             if self._closed:
                 raise SessionClosed(f"session is closed ({self._close_reason})")
+            if self._worker is None:
+                await self.start()  # used without `async with`: the first run starts it, as Sandbox.run does
             self._touch()
             note = None
             self.interpreter_lost = self.state_reset = False

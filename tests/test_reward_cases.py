@@ -104,6 +104,15 @@ def test_math_verify_cases_with_default_settings_never_below_math_verify(mv_defa
         "tests/test_strict.py:8",  # strict=False; the same pair is published False at the default strict=True
     ]
     assert ours_ok == 265
+    # the cases published with math-verify's default comparison settings: >= 99% (the two misses are
+    # the LaTeX-only-extraction ones); those published with every setting at its default: all
+    defaults = {"strict": True, "float_rounding": 6, "allow_set_relation_comp": False}
+    at_default = [(c, r) for c, r in zip(MV_CASES, mv_defaults)
+                  if all(c.get("settings", {}).get(k, v) == v for k, v in defaults.items())]
+    agree = sum(r.acc == c["expected"] for c, r in at_default)
+    assert len(at_default) == 261 and agree == 259 and agree / len(at_default) >= 0.99
+    all_default = [(c, r) for c, r in at_default if "match_types" not in c.get("settings", {})]
+    assert len(all_default) == 149 and all(r.acc == c["expected"] for c, r in all_default)
 
 
 def test_math_verify_cases_publish_contradictory_verdicts():

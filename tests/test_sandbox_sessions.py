@@ -26,6 +26,17 @@ async def test_variables_persist(sb):
         assert r.stdout == "82\n"
 
 
+async def test_a_session_used_without_async_with_starts_at_its_first_run(sb):
+    s = sb.session()
+    try:
+        assert (await s.run("x = 6")).status is Status.OK
+        assert (await s.run("print(x * 7)")).stdout == "42\n"
+    finally:
+        await s.close()
+    with pytest.raises(SessionClosed):
+        await s.run("print(x)")
+
+
 async def test_a_cell_larger_than_a_pipe_reaches_a_stopped_interpreter(sb):
     # Between cells the interpreter is stopped; a cell bigger than the command pipe must still arrive.
     async with sb.session() as s:

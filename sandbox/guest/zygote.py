@@ -76,6 +76,24 @@ def write_frame(header, payload=b"", fd=PROTO_OUT):
         view = view[n:]
 
 
+class HostGone(BaseException):
+    """The host closed its end of the protocol pipe (it exited or was killed) while a run was in
+    flight. Nobody will read the result: the run is killed and the zygote exits now, instead of
+    letting the program run on to its own time limit."""
+
+
+def _watch_host(poller):
+    """Have `poller` report the host hanging up. Only POLLHUP/POLLERR (mask 0): the host sends
+    nothing while a request is in flight, so there is no input to wake up for."""
+    poller.register(PROTO_IN, 0)
+
+
+def _check_host(fd, event):
+    if fd == PROTO_IN and event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+        raise HostGone()
+    return fd == PROTO_IN
+
+
 # --------------------------------------------------------------------------- process hygiene
 
 def _prctl(option, arg):
@@ -555,6 +573,7 @@ def _drain(fds, output, deadline, status, until_done=False, exit_fd=None):
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     if exit_fd is not None:
         poller.register(exit_fd, select.POLLIN)
+    _watch_host(poller)
     live = dict(fds)
     while live and not output.truncated:
         timeout_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
@@ -562,7 +581,9 @@ def _drain(fds, output, deadline, status, until_done=False, exit_fd=None):
         if not events:
             break
         exited = False
-        for fd, _ in events:
+        for fd, event in events:
+            if _check_host(fd, event):
+                continue
             if fd == exit_fd:
                 exited = True
                 continue
@@ -726,6 +747,10 @@ def _wait_exit(pid, deadline):
         pidfd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         pidfd = None
+    poller = select.poll()
+    _watch_host(poller)
+    if pidfd is not None:
+        poller.register(pidfd, select.POLLIN)
     try:
         while True:
             try:
@@ -737,10 +762,9 @@ def _wait_exit(pid, deadline):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            if pidfd is not None:
-                select.select([pidfd], [], [], remaining)
-            else:
-                time.sleep(min(remaining, 0.002))
+            wait_ms = int(remaining * 1000) + 1 if pidfd is not None else min(int(remaining * 1000) + 1, 2)
+            for fd, event in poller.poll(wait_ms):
+                _check_host(fd, event)
     finally:
         if pidfd is not None:
             os.close(pidfd)
@@ -1090,6 +1114,8 @@ def main():
             continue
         try:
             handler(req, payload)
+        except HostGone:
+            break
         except BaseException as exc:  # report our own fault instead of dying silently
             kill_everything_but()
             reason = "zygote: %s: %s" % (type(exc).__name__, exc)

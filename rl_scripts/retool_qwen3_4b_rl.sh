@@ -19,8 +19,10 @@
 #
 # Flags match THUDM/slime examples/retool/retool_qwen3_4b_rl.sh and slime/utils/arguments.py
 # (slime main, 2025-2026), with --custom-generate-function-path retool.generate,
-# --custom-rm-path retool.reward_func (it returns {"score", "acc", "pred"}: --reward-key score) and
-# --custom-config-path for the reward's options; it kills nothing it did not start.
+# --custom-rm-path retool.reward_func (it returns {"score", "acc", "pred"}: --reward-key score),
+# --custom-reward-post-process-path retool.integrations.slime.reward_post_process (slime's GRPO group
+# normalisation, with rollouts that failed for a reason of ours left out of their group's mean and
+# std) and --custom-config-path for the reward's options; it kills nothing it did not start.
 #
 # Prompts: our retool.generate renders a list-of-messages prompt itself, declaring the tool in the
 # chat template; slime's --apply-chat-template would render it without the tool (the data has no
@@ -142,8 +144,8 @@ else
 fi
 require_hf_checkpoint MODEL_DIR "the Hugging Face checkpoint the SFT stage started from"
 require_dir REF_LOAD "the SFT stage's SAVE_DIR: run rl_scripts/retool_qwen3_4b_sft.sh first" real-run
-check_python "retool's slime hooks import (retool.generate, retool.reward_func)" \
-    'import retool; retool.generate; retool.reward_func'
+check_python "retool's slime hooks import (retool.generate, retool.reward_func, reward_post_process)" \
+    'import retool, retool.integrations.slime as s; retool.generate; retool.reward_func; s.reward_post_process'
 for data_var in RL_DATA EVAL_DATA; do
     if [[ -f "${!data_var}" ]]; then
         check_preflight "$data_var=${!data_var}: prompts usable by slime and retool.generate \
@@ -227,6 +229,7 @@ slime_misc_args  # MISC_ARGS
 CUSTOM_ARGS=(
     --custom-generate-function-path retool.generate
     --custom-rm-path retool.reward_func
+    --custom-reward-post-process-path retool.integrations.slime.reward_post_process
     --custom-config-path "$CUSTOM_CONFIG_PATH"
 )
 CLUSTER_ARGS=(--actor-num-nodes "$NUM_NODES" --actor-num-gpus-per-node "$NUM_GPUS")

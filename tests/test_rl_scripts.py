@@ -223,6 +223,7 @@ def test_slime_rl_dry_run(dry_runs, env_base):
     assert entry[:2] == [sys.executable, str(env_base["slime"] / "train.py")]
     assert flag(argv, "--custom-generate-function-path") == "retool.generate"
     assert flag(argv, "--custom-rm-path") == "retool.reward_func"
+    assert flag(argv, "--custom-reward-post-process-path") == "retool.integrations.slime.reward_post_process"
     assert flag(argv, "--custom-config-path") == str(SCRIPTS / "retool_slime_config.yaml")
     assert flag(argv, "--reward-key") == "score"  # reward_func returns {"score", "acc", "pred"}
     assert flag(argv, "--prompt-data") == str(env_base["data"]["slime_rl"])

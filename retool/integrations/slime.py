@@ -453,3 +453,31 @@ async def reward_func(args: Any, sample: Any, **kwargs: Any) -> dict | list[dict
     if isinstance(sample, (list, tuple)):
         return list(await asyncio.gather(*(_reward_one(opts, s, kwargs) for s in sample)))
     return await _reward_one(opts, sample, kwargs)
+
+
+# slime's estimators whose default post-processing normalises rewards per group (slime/ray/rollout.py)
+_GROUP_NORMALISED = ("grpo", "gspo", "cispo", "reinforce_plus_plus_baseline")
+_STD_NORMALISED = ("grpo", "gspo", "cispo")
+
+
+def reward_post_process(args: Any, samples: list) -> tuple[list, list]:
+    """slime's reward post-processing hook (``--custom-reward-post-process-path
+    retool.integrations.slime.reward_post_process``): slime's own group normalisation, except that
+    samples marked ``remove_sample`` (our engine and sandbox failures) are left out of their group's
+    mean and deviation and get advantage 0 (see ``retool.reward.groups``). Returns ``(raw_rewards,
+    rewards)`` as slime's default does; for estimators slime does not normalise, both are the raw rewards.
+    """
+    from ..reward.groups import group_advantages
+
+    raw = [s.get_reward_value(args) for s in samples]
+    if _opt(args, "advantage_estimator") not in _GROUP_NORMALISED or not _opt(args, "rewards_normalization", True):
+        return raw, raw
+    n = int(_opt(args, "n_samples_per_prompt", 1) or 1)
+    batch = int(_opt(args, "rollout_batch_size", 0) or 0)
+    group = n if len(raw) == n * batch else len(raw)  # slime: one group when the counts differ
+    std = _opt(args, "advantage_estimator") in _STD_NORMALISED and bool(_opt(args, "grpo_std_normalization", True))
+    kept = [not bool(_sample_attr(s, "remove_sample", False)) for s in samples]
+    return raw, group_advantages(raw, kept, group, std_normalize=std)
+
+
+__all__.append("reward_post_process")

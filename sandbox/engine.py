@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
 from .config import Limits, SandboxConfig
@@ -13,6 +13,7 @@ from .isolation import BackendChoice, select_backend
 from .isolation.uids import UidLease, lease_uids
 from .pool import WorkerPool
 from .prepare import FILENAME, check_program, decode_code
+from .replies import RunReply
 from .types import ExecResult, SandboxError, SandboxStats, SessionClosed, SessionLimitReached, Status
 from .worker import Worker, WorkerLost
 
@@ -125,7 +126,7 @@ class Sandbox:
         pool = self._pool
         if pool is None:
             return SandboxStats(sessions_live=len(self._sessions))
-        in_sessions = sum(1 for s in self._sessions if s._worker is not None)
+        in_sessions = len(self._sessions)  # each holds a lease, so a worker out of the pool
         return SandboxStats(workers_live=pool.size + pool.spare_count + in_sessions,
                             worker_restarts=pool.discarded, sessions_live=len(self._sessions))
 
@@ -158,7 +159,7 @@ class Sandbox:
             async with self._pool.worker() as worker:
                 worker.limit_memory(limits.memory_mb)
                 oom_before = worker.oom_kills()
-                reply, out = await worker.request(header, payload, limits.timeout_s + _GRACE_S)
+                reply, out = await worker.request(header, payload, limits.timeout_s + _GRACE_S, RunReply)
                 oom_after = worker.oom_kills()
         except WorkerLost as exc:
             return ExecResult(Status.SANDBOX_ERROR, error=str(exc), duration_s=time.monotonic() - started)
@@ -190,6 +191,36 @@ class Sandbox:
         }
 
     # ------------------------------------------------------------------ sessions
+    async def _lease_session(self, session: "Session", wait_s: float | None) -> "SessionLease":
+        """A slot of ``max_sessions`` and a worker taken out of the pool, for one session's lifetime.
+        Raises `SessionLimitReached` when no slot frees up in ``wait_s`` (at once without it)."""
+        if self._pool is None:
+            await self.start()
+        full = f"too many live sessions (max_sessions={self.config.max_sessions}); close one first"
+        if self._session_slots.locked() and not wait_s:
+            raise SessionLimitReached(full)
+        try:
+            await asyncio.wait_for(self._session_slots.acquire(), wait_s)
+        except asyncio.TimeoutError:
+            raise SessionLimitReached(f"{full} (waited {wait_s:g} s)") from None
+        try:
+            worker = await self._pool.take()
+        except BaseException:
+            self._session_slots.release()
+            raise
+        self._sessions.add(session)
+        return SessionLease(worker, lambda reset: self._end_lease(session, worker, reset))
+
+    async def _end_lease(self, session: "Session", worker: Worker, reset: bool) -> None:
+        self._sessions.discard(session)
+        try:
+            if self._pool is not None:
+                await self._pool.give_back(worker, reset=reset)
+            else:
+                await worker.close()
+        finally:
+            self._session_slots.release()
+
     def session(self, *, memory_mb: int | None = None, timeout_s: float | None = None,
                 display: bool = False, wait_s: float | None = None,
                 files: Mapping[str, str | bytes] | None = None) -> "Session":
@@ -203,6 +234,21 @@ class Sandbox:
         """
         return Session(self, memory_mb=memory_mb, timeout_s=timeout_s, display=display, wait_s=wait_s,
                        files=files)
+
+
+class SessionLease:
+    """A session's hold on its sandbox (see `Sandbox._lease_session`): the worker it owns until
+    `release`, which gives the worker back (kept as a spare when ``reset``: its zygote confirmed the
+    session's cleanup) and frees the slot. Released at most once."""
+
+    def __init__(self, worker: Worker, end: Callable[[bool], Awaitable[None]]) -> None:
+        self.worker = worker
+        self._end: Callable[[bool], Awaitable[None]] | None = end
+
+    async def release(self, reset: bool) -> None:
+        end, self._end = self._end, None
+        if end is not None:
+            await end(reset)
 
 
 class Session:
@@ -223,7 +269,7 @@ class Session:
         self.limits = sandbox.config.limits(timeout_s=timeout_s, memory_mb=memory_mb)
         self.display = display
         self.wait_s = wait_s
-        self._worker: Worker | None = None
+        self._lease: SessionLease | None = None
         self._lock = asyncio.Lock()
         self._closed = False
         self._close_reason = "closed"
@@ -231,7 +277,6 @@ class Session:
         self._lost_note: str | None = None
         self._idle_handle: asyncio.TimerHandle | None = None
         self._expire_task: asyncio.Task | None = None  # referenced so it cannot be collected mid-run
-        self._has_slot = False
         # Typed facts about the latest run, for callers that must not parse `error` text:
         self.interpreter_lost = False  # the latest run ended the interpreter (its state is gone)
         self.state_reset = False  # the latest run started in a fresh interpreter after a loss
@@ -243,21 +288,17 @@ class Session:
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
+    @property
+    def _worker(self) -> Worker | None:
+        return self._lease.worker if self._lease is not None else None
+
     async def start(self) -> None:
-        sb = self.sandbox
-        if sb._pool is None:
-            await sb.start()
-        full = f"too many live sessions (max_sessions={sb.config.max_sessions}); close one first"
-        if sb._session_slots.locked() and not self.wait_s:
-            raise SessionLimitReached(full)
+        if self._closed:
+            raise SessionClosed(f"session is closed ({self._close_reason})")
+        if self._lease is not None:
+            return
+        self._lease = await self.sandbox._lease_session(self, self.wait_s)
         try:
-            await asyncio.wait_for(sb._session_slots.acquire(), self.wait_s)
-        except asyncio.TimeoutError:
-            raise SessionLimitReached(f"{full} (waited {self.wait_s:g} s)") from None
-        self._has_slot = True
-        sb._sessions.add(self)
-        try:
-            self._worker = await sb._pool.take()
             await self._open_interpreter()
         except BaseException:
             await self.close()
@@ -269,8 +310,8 @@ class Session:
         header = self.sandbox._request_header("session_open", "", self.limits)
         payload, header["files"] = self._files
         reply, _ = await self._worker.request(header, payload, self.sandbox.config.start_timeout_s)
-        if not reply.get("ok"):
-            raise WorkerLost(f"session could not start: {reply.get('error')}")
+        if not reply.ok:
+            raise WorkerLost(f"session could not start: {reply.error}")
         self._open = True
 
     def _touch(self) -> None:
@@ -310,7 +351,7 @@ class Session:
                 header = self.sandbox._request_header("session_run", prepared, limits)
                 header["display"] = self.display if display is None else display
                 oom_before = self._worker.oom_kills()
-                reply, out = await self._worker.request(header, b"", limits.timeout_s + _GRACE_S)
+                reply, out = await self._worker.request(header, b"", limits.timeout_s + _GRACE_S, RunReply)
                 oom_after = self._worker.oom_kills()
             except WorkerLost as exc:
                 self.interpreter_lost = True
@@ -321,7 +362,7 @@ class Session:
                 # Its zygote reported damage: the interpreter's state cannot move to another worker.
                 await self.close(reason=f"worker retired: {self._worker.retired}")
                 return _with_error(result, "the session's worker was retired; start a new session")
-            if reply.get("session_lost"):
+            if reply.session_lost:
                 self.interpreter_lost = True
                 self._open = False
                 self._lost_note = "the previous cell ended the session's interpreter; earlier state is gone"
@@ -339,16 +380,10 @@ class Session:
         self._close_reason = reason
         if self._idle_handle is not None:
             self._idle_handle.cancel()
-        sb = self.sandbox
-        sb._sessions.discard(self)
-        if self._worker is not None and sb._pool is not None:
-            await sb._pool.give_back(self._worker, reset=await self._reset_worker())
-        elif self._worker is not None:
-            await self._worker.close()
-        self._worker = None
-        if self._has_slot:
-            sb._session_slots.release()
-            self._has_slot = False
+        if self._lease is not None:
+            reset = await self._reset_worker()
+            lease, self._lease = self._lease, None
+            await lease.release(reset)
 
 
     async def _reset_worker(self) -> bool:
@@ -363,7 +398,7 @@ class Session:
             reply, _ = await worker.request(header, b"", self.sandbox.config.start_timeout_s)
         except (WorkerLost, SandboxError, OSError, asyncio.TimeoutError):
             return False
-        return bool(reply.get("ok"))
+        return reply.ok
 
 
 # ---------------------------------------------------------------------- helpers
@@ -384,25 +419,23 @@ def _pack_inputs(files, stdin, max_stdin: int) -> tuple[bytes, list]:
     return b"".join(blobs) + raw_stdin, index
 
 
-def to_result(reply: dict, out: bytes, limits: Limits, oom_before: int | None, oom_after: int | None) -> ExecResult:
+def to_result(reply: RunReply, out: bytes, limits: Limits, oom_before: int | None,
+              oom_after: int | None) -> ExecResult:
     """Turn the zygote's facts (exit code, signal, flags) into one status."""
-    if reply.get("error"):
-        return ExecResult(Status.SANDBOX_ERROR, error=str(reply["error"]))
-    split = int(reply.get("out_len", len(out)))
+    if reply.error:
+        return ExecResult(Status.SANDBOX_ERROR, error=reply.error)
+    split = reply.out_len if reply.out_len is not None else len(out)
     stdout = out[:split].decode("utf-8", errors="replace")
     stderr = out[split:].decode("utf-8", errors="replace")
-    exit_code = reply.get("exit_code")
-    sig = reply.get("signal")
-    duration = float(reply.get("duration_s", 0.0))
-    truncated = bool(reply.get("truncated"))
-    cpu = float(reply.get("cpu_s", 0.0))
+    exit_code, sig, duration, truncated, cpu = (reply.exit_code, reply.signal, reply.duration_s, reply.truncated,
+                                                reply.cpu_s)
     oom = oom_before is not None and oom_after is not None and oom_after > oom_before
     error = None
-    if reply.get("timed_out"):
+    if reply.timed_out:
         status, error = Status.TIMEOUT, f"wall-clock time limit of {limits.timeout_s:g}s exceeded"
     elif sig == signal.SIGXCPU or (sig == signal.SIGKILL and not oom and cpu >= limits.cpu_s - 0.05):
         status, error = Status.TIMEOUT, f"CPU time limit of {limits.cpu_s:g}s exceeded"
-    elif reply.get("memory_error") or oom or (sig == signal.SIGKILL and oom_before is None and not truncated):
+    elif reply.memory_error or oom or (sig == signal.SIGKILL and oom_before is None and not truncated):
         status, error = Status.MEMORY, f"memory limit of {limits.memory_mb} MB exceeded"
     elif truncated:
         status, error = Status.OUTPUT_LIMIT, f"output exceeded {limits.output_bytes} bytes and was cut"
@@ -430,4 +463,4 @@ def _with_error(result: ExecResult, note: str) -> ExecResult:
     return replace(result, error=f"{result.error}; {note}" if result.error else note)
 
 
-__all__ = ["Sandbox", "Session", "to_result"]
+__all__ = ["Sandbox", "Session", "SessionLease", "to_result"]

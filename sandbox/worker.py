@@ -8,11 +8,15 @@ import contextlib
 import os
 import shutil
 import signal
+from typing import TypeVar
 
 from .config import SandboxConfig
 from .isolation import Backend
 from .isolation.memcg import JailMemory
 from .protocol import ProtocolError, encode_frame, read_frame
+from .replies import Reply, parse_reply
+
+R = TypeVar("R", bound=Reply)
 
 
 # Headroom over a run's memory_mb for the copy-on-write copies it makes of the warm heap it touches.
@@ -142,14 +146,17 @@ class Worker:
     def _send(self, header: dict, payload: bytes = b"") -> None:
         self.proc.stdin.write(encode_frame(header, payload))
 
-    async def request(self, header: dict, payload: bytes, deadline_s: float) -> tuple[dict, bytes]:
-        """One round trip. Any failure leaves the worker unusable: the caller must replace it."""
+    async def request(self, header: dict, payload: bytes, deadline_s: float,
+                      expect: type[R] = Reply) -> tuple[R, bytes]:
+        """One round trip; the reply typed as ``expect``. Any failure leaves the worker unusable: the
+        caller must replace it."""
         if not self.alive:
             raise WorkerLost(f"worker {self.index} is not running")
         try:
             self._send(header, payload)
             await self.proc.stdin.drain()
-            reply = await asyncio.wait_for(read_frame(self.proc.stdout), deadline_s)
+            raw, body = await asyncio.wait_for(read_frame(self.proc.stdout), deadline_s)
+            reply = parse_reply(raw, expect)
         except asyncio.CancelledError:
             # The reply would arrive for nobody and desynchronise the channel: the worker goes.
             self.kill()
@@ -161,10 +168,9 @@ class Worker:
             await self.close()
             raise WorkerLost(f"worker {self.index} failed: {exc}; stderr: {self.stderr_tail()}") from exc
         self.runs += 1
-        header = reply[0]
-        if header.get("retire") or header.get("error"):
-            self.retired = str(header.get("retire") or header.get("error"))
-        return reply
+        if reply.retire or reply.error:
+            self.retired = reply.retire or reply.error
+        return reply, body
 
     def kill(self) -> None:
         """Synchronous kill of the zygote and everything it started (safe from any context).

@@ -261,6 +261,16 @@ OWN = [
     ("graders' rules", "0.5", "The answer is: **0.5**", True),
     ("graders' rules", "#### 18", "so there are 18 apples", True),
     ("graders' rules", "#### 18", "so there are 19 apples", False),
+    # Python/sympy syntax (what a model that computed with sympy prints): ``**`` is a power
+    ("python syntax", "x^2+2x+1", "\\boxed{(x+1)**2}", True),
+    ("python syntax", "x**2 + 2*x + 1", "\\boxed{x^2+2x+1}", True),
+    ("python syntax", "x**2 + 2*x + 1", "\\boxed{x**2 + 5}", False),
+    ("python syntax", "Eq(x**2/4 + y**2/3, 1)", "\\boxed{Eq(y**2/3 + x**2/4, 1)}", True),
+    # NeMo-RL's case: math-verify alone reads both as the 1 on the right and calls them equal
+    ("python syntax", "Eq(x**2/4 + y**2/3, 1)", "\\boxed{Eq(x**2/16 + y**2/12, 1)}", False),
+    ("python syntax", "\\frac{1}{2x}", "\\boxed{x**-1/2}", True),  # Python's precedence: (x**-1)/2
+    ("python syntax", "x^{-1/2}", "\\boxed{x**-1/2}", False),
+    ("python syntax", "2x^3 - x", "The code prints 2*x**3 - x, so the answer is \\boxed{2*x**3 - x}.", True),
 ]
 
 

@@ -271,6 +271,16 @@ OWN = [
     ("python syntax", "\\frac{1}{2x}", "\\boxed{x**-1/2}", True),  # Python's precedence: (x**-1)/2
     ("python syntax", "x^{-1/2}", "\\boxed{x**-1/2}", False),
     ("python syntax", "2x^3 - x", "The code prints 2*x**3 - x, so the answer is \\boxed{2*x**3 - x}.", True),
+    # an output that ends with its answer in square brackets (Geometry3K's format; AReaL's cases)
+    ("final bracket", "90", "The angle is [90].", True),
+    ("final bracket", "90", "The angle is [60].", False),
+    ("final bracket", "45", "First try [30], second try [45].", True),
+    ("final bracket", "30", "First try [30], second try [45].", False),
+    ("final bracket", "45", "[45 degrees]", True),
+    ("final bracket", "2", "[$\\sqrt{4}$]", True),
+    ("final bracket", "9", "So we get \\[ 9 \\]", True),  # display math, not a bracket
+    ("final bracket", "[0, 1]", "\\boxed{[0, 1]}", True),  # an interval stays an interval
+    ("final bracket", "1", "\\boxed{[0, 1]}", False),
 ]
 
 

@@ -32,6 +32,7 @@ class Source(str, enum.Enum):
     ANSWER_LINE = "answer_line"
     FINAL_EXPRESSION = "final_expression"
     WHOLE_OUTPUT = "whole output"  # the output is one short formula and nothing else: "x^2 + 2x + 1"
+    FINAL_BRACKET = "final bracket"  # the output ends with its answer in square brackets: "The angle is [90]."
     LIBRARY = "library"  # ours found nothing clean: math-verify's extraction reads ``text``
     NONE = "none"
     EMPTY_BOX = "empty box"
@@ -342,6 +343,25 @@ def _whole_formula(solution: str) -> Optional[Extraction]:
     return Extraction((ans,), Source.WHOLE_OUTPUT, _last_lines(line)) if ans else None
 
 
+def _final_bracket(tail: str) -> Optional[Extraction]:
+    """An output whose last line ends with one item in square brackets (``The angle is [90].``,
+    ``First try [30], second try [45].``, ``[45 degrees]``): the bracket marks the answer, as datasets
+    such as Geometry3K ask for it. Only one item with a digit in it counts: ``[0, 1]`` is an interval,
+    ``\\[ 9 \\]`` display math, ``[See above]`` a remark. The item is read as a formula first and by the
+    library's extraction second (``text``: ``45 degrees`` is 45)."""
+    last = tail.rstrip().rpartition("\n")[2].strip().rstrip(".。!")
+    if not last.endswith("]") or last.endswith("\\]"):
+        return None
+    open_ = last.rfind("[")
+    if open_ < 0 or last[open_ - 1 : open_] == "\\":
+        return None
+    item = last[open_ + 1 : -1].strip()
+    if not item or any(c in item for c in ",;]") or not any(c.isdigit() for c in item) or _is_prose(item):
+        return None
+    ans = clean_answer(item)
+    return Extraction((ans,), Source.FINAL_BRACKET, item) if ans else None
+
+
 def _extract_region(solution: str) -> Extraction:
     box = _last_box(solution)
     if box is not None:
@@ -353,6 +373,9 @@ def _extract_region(solution: str) -> Extraction:
     marked = _marked(tail)
     if marked is not None:
         return marked
+    bracket = _final_bracket(tail)
+    if bracket is not None:
+        return bracket
     whole = _whole_formula(solution)
     if whole is not None:
         return whole

@@ -20,7 +20,7 @@ import types
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["Extraction", "Source", "extract", "extract_answer", "clean_answer", "MAX_ANSWER_CHARS", "TAIL_CHARS"]
+__all__ = ["Extraction", "Source", "extract", "extract_answer", "clean_answer", "is_prose", "MAX_ANSWER_CHARS", "TAIL_CHARS"]
 
 
 class Source(str, enum.Enum):
@@ -204,9 +204,13 @@ def _bare_final(tail: str) -> Optional[str]:
     cleaned = clean_answer(last)
     if cleaned and (_BARE_EXPR_RE.fullmatch(cleaned) or (last.startswith(("$", "\\[", "\\(")) and cleaned != last)):
         return cleaned
-    segs = _math_segments(last)
-    if segs:
-        return segs[-1]
+    final_seg = None
+    for final_seg in _MATH_SEG_RE.finditer(last):
+        pass
+    if final_seg is not None and not any(c.isdigit() for c in last[final_seg.end() :]):
+        # the line's last formula, unless numbers follow it ("$x=\\frac14$. Other numbers are 1, 2, 3."):
+        # then it is not the last thing the output states
+        return next(g for g in final_seg.groups() if g is not None)
     m = _TRAILING_NUMBER_RE.search(last)
     if m:
         return m.group("ans")
@@ -233,7 +237,7 @@ _CJK_DIGIT_RE = re.compile(rf"(?<=[{_CJK}])(?=\d)|(?<=\d)(?=[{_CJK}])")
 _JOIN_RE = re.compile(r"\b(?:and|or)\b")
 
 
-def _is_prose(ans: str) -> bool:
+def is_prose(ans: str) -> bool:
     """A sentence rather than a formula ("The largest $n$ is 34"): words outside math and commands."""
     return bool(_PROSE_RE.search(_LATEX_WORDS_RE.sub(" ", ans)))
 
@@ -254,7 +258,7 @@ def _marked(text: str, *, colon_only: bool = False) -> Optional[Extraction]:
                 return run
             ans = clean_answer(inner)
             if ans:
-                if _is_prose(ans):
+                if is_prose(ans):
                     return Extraction((), Source.LIBRARY, ans)
                 return Extraction((ans,), Source.ANSWER_TAG)
     if "nswer" not in text.lower():
@@ -268,7 +272,7 @@ def _marked(text: str, *, colon_only: bool = False) -> Optional[Extraction]:
             return Extraction((), Source.LIBRARY, clean_answer(line))
         ans = clean_answer(picked)
         if ans:
-            if _is_prose(ans):
+            if is_prose(ans):
                 return Extraction((), Source.LIBRARY, ans)
             return Extraction((ans,), Source.ANSWER_LINE)
     return None
@@ -332,7 +336,7 @@ def _whole_formula(solution: str) -> Optional[Extraction]:
     "\\mathrm{E}", "Evelyn"): it is its own answer. The library's extraction of the same line is a
     second reading (``text``), for lines such as "Soucis : 2,74 $ a.."."""
     line = solution.strip()
-    if not line or "\n" in line or len(line) > _MAX_WHOLE or _is_prose(line):
+    if not line or "\n" in line or len(line) > _MAX_WHOLE or is_prose(line):
         return None
     if any(marker in line for marker in _BOX_MARKERS):
         return None  # a box that did not close: the output was cut off
@@ -356,7 +360,7 @@ def _final_bracket(tail: str) -> Optional[Extraction]:
     if open_ < 0 or last[open_ - 1 : open_] == "\\":
         return None
     item = last[open_ + 1 : -1].strip()
-    if not item or any(c in item for c in ",;]") or not any(c.isdigit() for c in item) or _is_prose(item):
+    if not item or any(c in item for c in ",;]") or not any(c.isdigit() for c in item) or is_prose(item):
         return None
     ans = clean_answer(item)
     return Extraction((ans,), Source.FINAL_BRACKET, item) if ans else None

@@ -138,7 +138,7 @@ def test_other_graders_cases(_own_rewarder):
     results = _own_rewarder.score_many([(_grader_solution(c), c["gold"]) for c in GRADER_CASES], timeout_s=20)
     per, wrong = _agreement(GRADER_CASES, results)
     _report("Other graders' published cases", per)
-    assert len({c["grader"] for c in GRADER_CASES}) >= 20 and len(GRADER_CASES) >= 279
+    assert len({c["grader"] for c in GRADER_CASES}) >= 22 and len(GRADER_CASES) >= 301
     same_rules = [(c, r) for c, r in zip(GRADER_CASES, results) if "rule_differs" not in c]
     agree = sum(r.acc == c["expected"] for c, r in same_rules)
     print(f"  all cases: {len(GRADER_CASES) - len(wrong)}/{len(GRADER_CASES)}; "

@@ -22,6 +22,7 @@ unchanged; parsing gets several times faster.
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from typing import Optional
 
@@ -66,6 +67,20 @@ def _install_two_stage_parsing() -> bool:
     return True
 
 
+_SIGNED_POWER_RE = re.compile(r"\*\*\s*([-+]\s*[\w.]+)")
+
+
+def python_powers(answer: str) -> str:
+    """``x**2 + 2*x + 1`` -> ``x^2 + 2*x + 1``: ``**`` is the power operator of Python and sympy syntax
+    (what a model that computed with sympy prints), and has no meaning in LaTeX, whose parser would
+    otherwise drop the term (math-verify reads ``Eq(x**2/4 + y**2/3, 1)`` as ``1``, so any two such
+    equations with the same right-hand side "matched"). A signed exponent keeps Python's precedence
+    (``x**-1/2`` is ``x^{-1}/2``). ``*`` alone already means multiplication to the parser."""
+    if "**" not in answer:
+        return answer
+    return _SIGNED_POWER_RE.sub(r"^{\1}", answer).replace("**", "^")
+
+
 def _has_expr(parsed) -> bool:
     return any(not isinstance(x, str) for x in parsed)
 
@@ -96,6 +111,7 @@ class MathVerifier:
     def _parse_gold(self, gold: str) -> tuple:
         """Parse a ground truth the way math-verify's README does (``$...$``), with fallbacks."""
         candidates = []
+        gold = python_powers(gold)
         if "$" not in gold and "\n" not in gold:
             candidates.append(f"${gold}$")
         candidates += [f"\\boxed{{{gold}}}", gold]
@@ -109,7 +125,7 @@ class MathVerifier:
 
     def _parse_pred(self, pred: str) -> tuple:
         """Parse an extracted answer as math-verify parses the last ``\\boxed{}`` of a solution."""
-        return tuple(self.mv.parse(f"\\boxed{{{pred}}}", parsing_timeout=None))
+        return tuple(self.mv.parse(f"\\boxed{{{python_powers(pred)}}}", parsing_timeout=None))
 
     def _parse_text(self, text: str) -> tuple:
         """math-verify's own extraction on solution text (ours found no clean answer in it)."""

@@ -20,7 +20,7 @@ import types
 from dataclasses import dataclass
 from typing import Optional
 
-__all__ = ["Extraction", "Source", "extract", "extract_answer", "clean_answer", "MAX_ANSWER_CHARS", "TAIL_CHARS"]
+__all__ = ["Extraction", "Source", "extract", "extract_answer", "clean_answer", "is_prose", "MAX_ANSWER_CHARS", "TAIL_CHARS"]
 
 
 class Source(str, enum.Enum):
@@ -32,6 +32,7 @@ class Source(str, enum.Enum):
     ANSWER_LINE = "answer_line"
     FINAL_EXPRESSION = "final_expression"
     WHOLE_OUTPUT = "whole output"  # the output is one short formula and nothing else: "x^2 + 2x + 1"
+    FINAL_BRACKET = "final bracket"  # the output ends with its answer in square brackets: "The angle is [90]."
     LIBRARY = "library"  # ours found nothing clean: math-verify's extraction reads ``text``
     NONE = "none"
     EMPTY_BOX = "empty box"
@@ -203,9 +204,13 @@ def _bare_final(tail: str) -> Optional[str]:
     cleaned = clean_answer(last)
     if cleaned and (_BARE_EXPR_RE.fullmatch(cleaned) or (last.startswith(("$", "\\[", "\\(")) and cleaned != last)):
         return cleaned
-    segs = _math_segments(last)
-    if segs:
-        return segs[-1]
+    final_seg = None
+    for final_seg in _MATH_SEG_RE.finditer(last):
+        pass
+    if final_seg is not None and not any(c.isdigit() for c in last[final_seg.end() :]):
+        # the line's last formula, unless numbers follow it ("$x=\\frac14$. Other numbers are 1, 2, 3."):
+        # then it is not the last thing the output states
+        return next(g for g in final_seg.groups() if g is not None)
     m = _TRAILING_NUMBER_RE.search(last)
     if m:
         return m.group("ans")
@@ -232,7 +237,7 @@ _CJK_DIGIT_RE = re.compile(rf"(?<=[{_CJK}])(?=\d)|(?<=\d)(?=[{_CJK}])")
 _JOIN_RE = re.compile(r"\b(?:and|or)\b")
 
 
-def _is_prose(ans: str) -> bool:
+def is_prose(ans: str) -> bool:
     """A sentence rather than a formula ("The largest $n$ is 34"): words outside math and commands."""
     return bool(_PROSE_RE.search(_LATEX_WORDS_RE.sub(" ", ans)))
 
@@ -253,7 +258,7 @@ def _marked(text: str, *, colon_only: bool = False) -> Optional[Extraction]:
                 return run
             ans = clean_answer(inner)
             if ans:
-                if _is_prose(ans):
+                if is_prose(ans):
                     return Extraction((), Source.LIBRARY, ans)
                 return Extraction((ans,), Source.ANSWER_TAG)
     if "nswer" not in text.lower():
@@ -267,7 +272,7 @@ def _marked(text: str, *, colon_only: bool = False) -> Optional[Extraction]:
             return Extraction((), Source.LIBRARY, clean_answer(line))
         ans = clean_answer(picked)
         if ans:
-            if _is_prose(ans):
+            if is_prose(ans):
                 return Extraction((), Source.LIBRARY, ans)
             return Extraction((ans,), Source.ANSWER_LINE)
     return None
@@ -331,7 +336,7 @@ def _whole_formula(solution: str) -> Optional[Extraction]:
     "\\mathrm{E}", "Evelyn"): it is its own answer. The library's extraction of the same line is a
     second reading (``text``), for lines such as "Soucis : 2,74 $ a.."."""
     line = solution.strip()
-    if not line or "\n" in line or len(line) > _MAX_WHOLE or _is_prose(line):
+    if not line or "\n" in line or len(line) > _MAX_WHOLE or is_prose(line):
         return None
     if any(marker in line for marker in _BOX_MARKERS):
         return None  # a box that did not close: the output was cut off
@@ -340,6 +345,25 @@ def _whole_formula(solution: str) -> Optional[Extraction]:
         return None
     ans = clean_answer(line)
     return Extraction((ans,), Source.WHOLE_OUTPUT, _last_lines(line)) if ans else None
+
+
+def _final_bracket(tail: str) -> Optional[Extraction]:
+    """An output whose last line ends with one item in square brackets (``The angle is [90].``,
+    ``First try [30], second try [45].``, ``[45 degrees]``): the bracket marks the answer, as datasets
+    such as Geometry3K ask for it. Only one item with a digit in it counts: ``[0, 1]`` is an interval,
+    ``\\[ 9 \\]`` display math, ``[See above]`` a remark. The item is read as a formula first and by the
+    library's extraction second (``text``: ``45 degrees`` is 45)."""
+    last = tail.rstrip().rpartition("\n")[2].strip().rstrip(".。!")
+    if not last.endswith("]") or last.endswith("\\]"):
+        return None
+    open_ = last.rfind("[")
+    if open_ < 0 or last[open_ - 1 : open_] == "\\":
+        return None
+    item = last[open_ + 1 : -1].strip()
+    if not item or any(c in item for c in ",;]") or not any(c.isdigit() for c in item) or is_prose(item):
+        return None
+    ans = clean_answer(item)
+    return Extraction((ans,), Source.FINAL_BRACKET, item) if ans else None
 
 
 def _extract_region(solution: str) -> Extraction:
@@ -353,6 +377,9 @@ def _extract_region(solution: str) -> Extraction:
     marked = _marked(tail)
     if marked is not None:
         return marked
+    bracket = _final_bracket(tail)
+    if bracket is not None:
+        return bracket
     whole = _whole_formula(solution)
     if whole is not None:
         return whole

@@ -16,7 +16,7 @@ import re
 from fractions import Fraction
 from typing import NamedTuple, Optional
 
-from .extract import all_boxes, clean_answer, extract
+from .extract import all_boxes, clean_answer, extract, is_prose
 from .options import MIN_WRITTEN_SIG_DIGITS
 
 __all__ = ["Num", "parse_number", "prepare_gold", "compare_numbers", "canonical", "norm_ws", "strip_simple_lhs",
@@ -139,10 +139,12 @@ def compare_numbers(a: Num, b: Num) -> Optional[bool]:
 def prepare_gold(gold: str) -> tuple[str, Optional[Num], Optional[Num]]:
     """(cleaned gold, its number, the number on its right-hand side if it is ``x = <number>``).
 
-    A ground truth that is itself a worked solution (MATH's ``solution`` field) holding a box is
-    read the way a prediction is: its last box, or its box list."""
+    A ground truth that is itself a worked solution (MATH's ``solution`` field) holding a box, or a
+    sentence ("The number is 4.", "Answer: $3,1,2$", "answer is 0.6666667"), is read the way a
+    prediction is: its last box or box list, its answer line, its final number. A sentence in which
+    no answer is found stays as written (a text answer)."""
     g = clean_answer(gold)
-    if "\\boxed" in g or "\\fbox" in g:
+    if "\\boxed" in g or "\\fbox" in g or is_prose(g):
         got = extract(gold)
         whole = gold.strip()
         if len(whole) > 1 and whole[0] == "$" and whole[-1] == "$":

@@ -135,7 +135,7 @@ def _math(solution: Any, ground_truth: Any, opts: RewardOptions, memo: Memo) -> 
 
     mv_gold = canonical(gnum) or gold
     mv_pred = canonical(pnum) or pred
-    if got.source is Source.WHOLE_OUTPUT and got.text:
+    if got.source in (Source.WHOLE_OUTPUT, Source.FINAL_BRACKET) and got.text:
         key = (mv_gold, mv_pred, "\x00or", _digest(got.text), opts.comparison)
         return Pending(key, mv_gold, mv_pred, pred, second_reading=got.text)
     return Pending((mv_gold, mv_pred, opts.comparison), mv_gold, mv_pred, pred)

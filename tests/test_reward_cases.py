@@ -238,6 +238,11 @@ OWN = [
     ("kept", "42", "<think>\\boxed{42}</think> So it is \\boxed{41}.", False),
     ("kept", "41", "<think>\\boxed{42}</think> So it is \\boxed{41}.", True),
     ("kept", "42", "<think>The answer is \\boxed{42}</think>", False),
+    # text answers: a \text{} spelling and a bare one of the same words
+    ("text", "Carla and Bob", "\\boxed{\\text{Carla and Bob}}", True),
+    ("text", "\\text{Carla and Bob}", "So it is \\boxed{Carla and  bob}.", True),
+    ("text", "Carla and Bob", "\\boxed{\\text{Carla and Ben}}", False),
+    ("text", "\\textbf{Monday}", "\\boxed{\\text{Tuesday}}", False),
     # MATH is_equiv / lm-eval (Minerva) normalisation rules we share: units, dollars, degrees, spacing
     ("graders' rules", "10", "\\boxed{10\\text{ units}}", True),
     ("graders' rules", "10", "\\boxed{100\\text{ units}}", False),

@@ -20,7 +20,7 @@ from .extract import all_boxes, clean_answer, extract, is_prose
 from .options import MIN_WRITTEN_SIG_DIGITS
 
 __all__ = ["Num", "parse_number", "prepare_gold", "compare_numbers", "canonical", "norm_ws", "strip_simple_lhs",
-           "decimal_comma", "written_places", "written_places_in", "match_at_written_places"]
+           "decimal_comma", "same_text", "text_answer", "written_places", "written_places_in", "match_at_written_places"]
 
 _SEP = r"(?:,\\!|\\!,\\!|\{,\}|,|\\,|\\ |\\;|~|\u2009|\u202f)"
 _INT = rf"[1-9]\d{{0,2}}(?:{_SEP}\d{{3}})+|\d+"
@@ -46,6 +46,32 @@ class Num(NamedTuple):
     kind: str  # "integer", "rational", "decimal", or "integer_like_decimal" (42.0: a Float to math-verify)
     sig_digits: int
     places: int = 0  # decimal places as written (0.330: 3)
+
+
+def text_answer(s: str) -> Optional[str]:
+    """The words of an answer written as text (``\\text{Carla and Bob}``), case-folded with spaces
+    collapsed; None when ``s`` is not wholly one text wrapper around words. math-verify parses the bare
+    spelling (``Carla and Bob``) as a product of symbols and the wrapped one as a string, so the two
+    never meet there."""
+    t = s.strip()
+    inner = None
+    while True:
+        m = _WRAP_RE.fullmatch(t)
+        if not m:
+            break
+        inner = t = m.group(1).strip()
+    if inner is None or not any(c.isalpha() for c in inner):
+        return None
+    return " ".join(inner.split()).casefold()
+
+
+def same_text(a: str, b: str) -> bool:
+    """Two spellings of one text answer: at least one side wholly ``\\text{...}``, the same words
+    case-folded (``\\text{Carla and Bob}`` vs ``Carla and Bob``)."""
+    ta, tb = text_answer(a), text_answer(b)
+    if ta is None and tb is None:
+        return False
+    return (ta or " ".join(a.split()).casefold()) == (tb or " ".join(b.split()).casefold())
 
 
 def norm_ws(s: str) -> str:

@@ -13,7 +13,8 @@ from typing import Any, Callable, Optional, Union
 
 from . import dapo as _dapo
 from .extract import MAX_ANSWER_CHARS, Source, extract
-from .fastpath import Num, canonical, compare_numbers, decimal_comma, match_at_written_places, norm_ws, strip_simple_lhs
+from .fastpath import (Num, canonical, compare_numbers, decimal_comma, match_at_written_places, norm_ws, same_text,
+                       strip_simple_lhs)
 from .options import DEFAULT_FLOAT_ROUNDING, Mode, RewardOptions, RewardResult
 
 __all__ = ["Decided", "Pending", "Memo", "prepare", "final_result", "as_text"]
@@ -108,6 +109,8 @@ def _math(solution: Any, ground_truth: Any, opts: RewardOptions, memo: Memo) -> 
 
     if norm_ws(pred) == norm_ws(gold):
         return Decided(True, "exact string match", pred)
+    if same_text(pred, gold):
+        return Decided(True, "exact string match (text)", pred)
     pnum = memo.parse_number(pred)
     if pnum is None and "=" in pred and "=" not in gold:
         rhs = strip_simple_lhs(pred)

@@ -167,3 +167,23 @@ async def test_a_session_that_lost_its_worker_is_not_reused():
             assert r.status is Status.SANDBOX_ERROR
         async with box.session() as s:
             assert s._worker is not first and (await s.run("print(2)")).stdout == "2\n"
+
+
+async def test_closing_the_sandbox_ends_its_sessions_and_gives_back_their_slots():
+    box = Sandbox(SandboxConfig(workers=1, timeout_s=5, max_sessions=2))
+    await box.start()
+    first, second = box.session(), box.session()
+    await first.start()
+    await second.start()
+    assert box.stats().sessions_live == 2
+    await first.close()
+    await first.close()  # a second close releases nothing twice
+    third = box.session()
+    await third.start()  # the freed slot, exactly one
+    with pytest.raises(SandboxError):
+        await box.session().start()
+    await box.close()
+    assert box.stats().sessions_live == 0
+    for s in (second, third):
+        with pytest.raises(SessionClosed):
+            await s.run("print(1)")

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..config import SandboxConfig
 from ..types import SandboxError
 from .base import GUEST_DIR, GUEST_ENV, Backend, WorkerSpec, python_mount_roots, world_traversable
-from .cgroups import CgroupVersion, host_cgroupv2
+from .cgroups import JAIL_PREFIX, CgroupVersion, host_cgroupv2
 
 GUEST_MOUNT = "/opt/retool-sandbox"
 RUN_UID = 1000  # uid and gid of every run inside the jail
@@ -159,11 +159,11 @@ def jail_cgroups(jailed_pid: int, controllers: list[str], v2_group: str | None =
     """The cgroup folders nsjail made for the jailed process with this host pid: one per v1
     controller, or (``v2_group``: nsjail's ``cgroupv2_mount``) the one v2 folder for all of them."""
     if v2_group is not None:
-        path = os.path.join(v2_group, f"NSJAIL.{jailed_pid}")
+        path = os.path.join(v2_group, f"{JAIL_PREFIX}{jailed_pid}")
         return {ctl: path for ctl in controllers} if os.path.isdir(path) else {}
     found = {}
     for ctl in controllers:
-        path = os.path.join(CGROUP_V1[ctl], CGROUP_PARENT, f"NSJAIL.{jailed_pid}")
+        path = os.path.join(CGROUP_V1[ctl], CGROUP_PARENT, f"{JAIL_PREFIX}{jailed_pid}")
         if os.path.isdir(path):
             found[ctl] = path
     return found
